@@ -1,0 +1,305 @@
+/*
+ * gather, wait and as_completed: waiting on many tasks at once.
+ *
+ * Each waits with one waiter per task on the tasks' join lists; a waiter's
+ * notify callback counts completions and wakes the waiting task only when
+ * its condition holds, so n tasks cost n callbacks and one wake-up.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <uco/combine.h>
+#include <uco/time.h>
+
+#include "alloc.h"
+#include "loop.h"
+#include "task.h"
+#include "wait.h"
+
+/* Wait until t has finished: 0, or -ECANCELED / -ETIMEDOUT. */
+static void unlink_one(void *ctx)
+{
+	uco__list_del(&((struct uco__waiter *)ctx)->node);
+}
+
+static int wait_finished(struct uco_task *t)
+{
+	struct uco__waiter w = { .task = uco__self() };
+
+	if (t->finished)
+		return 0;
+	uco__list_add_tail(&t->joiners.head, &w.node);
+	return uco__block(unlink_one, &w, "gather");
+}
+
+/* Wait for every task, shielded and without deadlines (clean-up). */
+static void wait_all_shielded(uco_task *const *tasks, size_t n)
+{
+	struct uco_task *self = uco__self();
+	uint8_t saved = self->ndeadlines;
+
+	uco_shield_begin();
+	self->ndeadlines = 0;
+	for (size_t i = 0; i < n; i++)
+		while (!tasks[i]->finished && wait_finished(tasks[i]) < 0)
+			;
+	self->ndeadlines = saved;
+	uco_shield_end();
+}
+
+UCO_API int uco_gather(uco_task *const *tasks, size_t n, void **results,
+		       int *errors)
+{
+	int r = 0, failed = 0;
+
+	if (!uco__self())
+		return -EPERM;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = wait_finished(tasks[i]);
+	if (r < 0) {
+		/* asyncio: cancelling gather() cancels its children. */
+		for (size_t i = 0; i < n; i++)
+			uco_cancel(tasks[i]);
+		wait_all_shielded(tasks, n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		void *res = NULL;
+		int e = uco_task_outcome(tasks[i], &res);
+
+		if (results)
+			results[i] = e ? NULL : res;
+		if (errors)
+			errors[i] = e;
+		if (e)
+			failed++;
+	}
+	return r < 0 ? r : failed;
+}
+
+/* ---- wait -------------------------------------------------------------- */
+
+struct wait_state {
+	struct uco_task *self;
+	uco_wait_mode mode;
+	size_t pending;   /* tasks not yet finished */
+	bool woken;
+};
+
+struct wait_link {
+	struct uco__waiter w;
+	struct wait_state *st;
+	struct uco_task *t;
+};
+
+static bool satisfied(uco_wait_mode mode, size_t pending, size_t n,
+		      bool error_seen)
+{
+	switch (mode) {
+	case UCO_FIRST_COMPLETED:
+		return pending < n;
+	case UCO_FIRST_ERROR:
+		return pending == 0 || error_seen;
+	default:
+		return pending == 0;
+	}
+}
+
+static void wait_notify(struct uco__waiter *w, int res)
+{
+	struct wait_link *k = (struct wait_link *)w;
+	struct wait_state *st = k->st;
+	bool err = k->t->error != 0;
+
+	(void)res;
+	st->pending--;
+	if (st->woken)
+		return;
+	if (st->mode == UCO_FIRST_COMPLETED ||
+	    (st->mode == UCO_FIRST_ERROR && err) || st->pending == 0) {
+		st->woken = true;
+		uco__wake(st->self, 0);
+	}
+}
+
+struct wait_links {
+	struct wait_link *links;
+	size_t n;
+};
+
+static void unlink_all(void *ctx)
+{
+	struct wait_links *wl = ctx;
+
+	for (size_t i = 0; i < wl->n; i++)
+		uco__list_del(&wl->links[i].w.node);
+}
+
+UCO_API int uco_wait(uco_task *const *tasks, size_t n, uco_wait_mode mode,
+		     uint64_t timeout_ns)
+{
+	struct wait_state st = { .self = uco__self(), .mode = mode };
+	struct wait_links wl = { NULL, 0 };
+	size_t done = 0;
+	bool error_seen = false;
+	int scope = -1, r = 0;
+
+	if (!st.self)
+		return -EPERM;
+	if (mode != UCO_ALL_COMPLETED && mode != UCO_FIRST_COMPLETED &&
+	    mode != UCO_FIRST_ERROR)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (tasks[i]->finished) {
+			done++;
+			error_seen |= tasks[i]->error != 0;
+		}
+	}
+	if (n == 0 || satisfied(mode, n - done, n, error_seen))
+		return (int)done;
+	st.pending = n - done;
+	wl.links = uco__zalloc((n - done) * sizeof(*wl.links));
+	if (!wl.links)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct wait_link *k;
+
+		if (tasks[i]->finished)
+			continue;
+		k = &wl.links[wl.n++];
+		k->w.task = st.self;
+		k->w.notify = wait_notify;
+		k->st = &st;
+		k->t = tasks[i];
+		uco__list_add_tail(&tasks[i]->joiners.head, &k->w.node);
+	}
+	if (timeout_ns != UINT64_MAX)
+		scope = uco_timeout_begin(timeout_ns);
+	r = uco__block(unlink_all, &wl, "wait");
+	unlink_all(&wl);
+	if (scope >= 0 && uco_timeout_end(scope) == -ETIMEDOUT &&
+	    r == -ETIMEDOUT && uco_now() < uco__task_deadline(st.self))
+		r = 0; /* our own timeout: not an error, the count tells */
+	uco__free(wl.links, (n - done) * sizeof(*wl.links));
+	if (r < 0)
+		return r;
+	done = 0;
+	for (size_t i = 0; i < n; i++)
+		done += tasks[i]->finished;
+	return (int)done;
+}
+
+/* ---- as_completed ------------------------------------------------------ */
+
+struct ac_link {
+	struct uco__waiter w;
+	struct uco_as_completed *it;
+	struct uco_task *t;
+	struct ac_link *next_done;
+};
+
+struct uco_as_completed {
+	struct ac_link *links;
+	size_t n;
+	size_t handed;                 /* tasks returned so far */
+	struct ac_link *done_head;     /* finished, not yet handed back */
+	struct ac_link *done_tail;
+	struct uco_task *waiter;       /* task blocked in next(), if any */
+};
+
+static void ac_push(struct uco_as_completed *it, struct ac_link *k)
+{
+	k->next_done = NULL;
+	if (it->done_tail)
+		it->done_tail->next_done = k;
+	else
+		it->done_head = k;
+	it->done_tail = k;
+}
+
+static void ac_notify(struct uco__waiter *w, int res)
+{
+	struct ac_link *k = (struct ac_link *)w;
+	struct uco_as_completed *it = k->it;
+
+	(void)res;
+	ac_push(it, k);
+	if (it->waiter) {
+		struct uco_task *t = it->waiter;
+		it->waiter = NULL;
+		uco__wake(t, 0);
+	}
+}
+
+UCO_API int uco_as_completed_create(uco_as_completed **out,
+				    uco_task *const *tasks, size_t n)
+{
+	uco_as_completed *it;
+
+	*out = NULL;
+	if (!uco__tls_loop)
+		return -EPERM;
+	it = uco__zalloc(sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	it->links = uco__zalloc((n ? n : 1) * sizeof(*it->links));
+	if (!it->links) {
+		uco__free(it, sizeof(*it));
+		return -ENOMEM;
+	}
+	it->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct ac_link *k = &it->links[i];
+
+		k->it = it;
+		k->t = tasks[i];
+		k->w.notify = ac_notify;
+		uco__node_init(&k->w.node);
+		if (tasks[i]->finished)
+			ac_push(it, k);
+		else
+			uco__list_add_tail(&tasks[i]->joiners.head, &k->w.node);
+	}
+	*out = it;
+	return 0;
+}
+
+static void ac_unwait(void *ctx)
+{
+	((uco_as_completed *)ctx)->waiter = NULL;
+}
+
+UCO_API int uco_as_completed_next(uco_as_completed *it, uco_task **t)
+{
+	struct ac_link *k;
+
+	*t = NULL;
+	if (it->handed == it->n)
+		return 0;
+	while (!it->done_head) {
+		int r;
+
+		it->waiter = uco__self();
+		if (!it->waiter)
+			return -EPERM;
+		r = uco__block(ac_unwait, it, "as_completed");
+		if (r < 0)
+			return r;
+	}
+	k = it->done_head;
+	it->done_head = k->next_done;
+	if (!it->done_head)
+		it->done_tail = NULL;
+	it->handed++;
+	*t = k->t;
+	return 1;
+}
+
+UCO_API void uco_as_completed_free(uco_as_completed *it)
+{
+	if (!it)
+		return;
+	for (size_t i = 0; i < it->n; i++)
+		uco__list_del(&it->links[i].w.node);
+	uco__free(it->links, (it->n ? it->n : 1) * sizeof(*it->links));
+	uco__free(it, sizeof(*it));
+}

@@ -1,0 +1,206 @@
+/*
+ * Stack-overflow reports and debug mode.
+ */
+#include "debug.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uco/time.h>
+
+#include "alloc.h"
+#include "loop.h"
+#include "task.h"
+
+#define SLOW_TASK_NS (50ull * 1000000ull)
+
+/* Async-signal-safe: only write(2) and stack buffers. */
+static size_t fmt_u64(char *buf, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static size_t append(char *buf, size_t at, size_t cap, const char *s)
+{
+	while (*s && at < cap)
+		buf[at++] = *s++;
+	return at;
+}
+
+__attribute__((noreturn)) void uco__stack_overflow(const struct uco_task *t)
+{
+	char msg[256], num[24];
+	size_t n = 0;
+	const char *name = t->name[0] ? t->name : "(unnamed)";
+
+	n = append(msg, n, sizeof(msg), "uco: stack overflow in task '");
+	n = append(msg, n, sizeof(msg), name);
+	n = append(msg, n, sizeof(msg), "' (id ");
+	num[fmt_u64(num, t->id)] = '\0';
+	n = append(msg, n, sizeof(msg), num);
+	n = append(msg, n, sizeof(msg), ", stack ");
+	num[fmt_u64(num, t->stack->size)] = '\0';
+	n = append(msg, n, sizeof(msg), num);
+	n = append(msg, n, sizeof(msg),
+		   " bytes); spawn it with a larger uco_spawn_opts.stack_size\n");
+	if (write(STDERR_FILENO, msg, n) < 0)
+		abort();
+	abort();
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	struct uco__loop *l = uco__tls_loop;
+	struct uco_task *t = l ? l->current : NULL;
+	struct sigaction dfl;
+
+	(void)uc;
+	if (t && uco__stack_guard_hit(t->stack, si->si_addr, l->rt->page))
+		uco__stack_overflow(t);
+	/* Not a guard page of ours: fall back to the action that was there
+	 * before uco_run (or the default) and let the fault happen again. */
+	if (l) {
+		sigaction(sig, sig == SIGSEGV ? &l->rt->old_segv : &l->rt->old_bus,
+			  NULL);
+	} else {
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(sig, &dfl, NULL);
+	}
+}
+
+void uco__fault_handlers_install(struct uco__runtime *rt)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &rt->old_segv);
+	sigaction(SIGBUS, &sa, &rt->old_bus);
+}
+
+void uco__fault_handlers_remove(struct uco__runtime *rt)
+{
+	sigaction(SIGSEGV, &rt->old_segv, NULL);
+	sigaction(SIGBUS, &rt->old_bus, NULL);
+}
+
+/* ---- debug mode -------------------------------------------------------- */
+
+void uco__debug_ran(struct uco__loop *l, struct uco_task *t)
+{
+	uint64_t ran = uco_now() - t->run_start;
+
+	if (ran > SLOW_TASK_NS)
+		fprintf(stderr,
+			"uco: debug: task '%s' (id %llu, core %u) ran %.1f ms "
+			"without suspending\n",
+			uco_task_name(t), (unsigned long long)t->id, l->core,
+			(double)ran / 1e6);
+}
+
+/* The dump runs on each loop for its own tasks. */
+struct dump_msg {
+	struct uco__msg msg;
+};
+
+static void dump_run(struct uco__loop *l, struct uco__msg *m)
+{
+	char line[160];
+	struct uco__node *n;
+
+	for (n = l->tasks.next; n != &l->tasks; n = n->next) {
+		uco__task_describe(uco__container_of(n, struct uco_task, all_node),
+				   line, sizeof(line));
+		fputs(line, stderr);
+	}
+	uco__free(m, sizeof(struct dump_msg));
+	uco__live_add(l->rt, -1);
+}
+
+/*
+ * SIGQUIT in debug mode: a watcher task on core 0 waits for it on a
+ * signalfd read on the ring, then asks every loop to dump its tasks.
+ */
+#include <sys/signalfd.h>
+
+#include "op.h"
+
+static void *sigquit_watcher(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	struct signalfd_siginfo si;
+	struct uco__loop *l = uco__tls_loop;
+
+	for (;;) {
+		struct uco__op op;
+		struct io_uring_sqe *sqe;
+		int r = uco__op_begin(&op, &sqe);
+
+		if (r < 0)
+			break;
+		io_uring_prep_read(sqe, fd, &si, sizeof(si), 0);
+		op.task->wait_what = "SIGQUIT (debug dump)";
+		r = uco__op_wait(&op, sqe);
+		if (r != (int)sizeof(si))
+			break;
+		fprintf(stderr, "uco: debug: tasks at SIGQUIT:\n");
+		for (unsigned i = 0; i < l->rt->nloops; i++) {
+			struct dump_msg *m = uco__alloc(sizeof(*m));
+			if (!m)
+				break;
+			m->msg.fn = dump_run;
+			uco__live_add(l->rt, 1);
+			uco__msg_send(&l->rt->loops[i], &m->msg);
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+void uco__debug_start(struct uco__loop *l)
+{
+	sigset_t set;
+	int fd;
+	uco_spawn_opts o = { .name = "uco-debug-sigquit", .stack_size = 0 };
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGQUIT);
+	fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "uco: debug: signalfd: %s\n", strerror(errno));
+		return;
+	}
+	if (uco_spawn(NULL, sigquit_watcher, (void *)(intptr_t)fd, &o) < 0)
+		close(fd);
+}
+
+void uco__debug_report_alive(struct uco__loop *l)
+{
+	char line[160];
+	struct uco__node *n;
+
+	for (n = l->tasks.next; n != &l->tasks; n = n->next) {
+		struct uco_task *t =
+			uco__container_of(n, struct uco_task, all_node);
+		if (t == l->current || strcmp(t->name, "uco-debug-sigquit") == 0)
+			continue;
+		uco__task_describe(t, line, sizeof(line));
+		fprintf(stderr, "uco: debug: still alive at shutdown: %s", line);
+	}
+}

@@ -1,0 +1,131 @@
+/*
+ * Task groups (asyncio.TaskGroup).  The group holds one reference to each
+ * member until it finishes; the first real failure cancels the rest.
+ */
+#include <errno.h>
+
+#include <uco/group.h>
+
+#include "alloc.h"
+#include "group_internal.h"
+#include "loop.h"
+#include "task.h"
+#include "wait.h"
+
+struct uco_group {
+	struct uco__node members;  /* live members, via task->group_node */
+	size_t nlive;
+	int error;                 /* the first member failure */
+	bool cancelled;            /* cancel the members spawned from now on */
+	bool freed;                /* uco_group_free() called while members lived */
+	struct uco__waitq waiters; /* tasks in uco_group_wait() */
+};
+
+UCO_API int uco_group_create(uco_group **out)
+{
+	uco_group *g;
+
+	*out = NULL;
+	if (!uco__tls_loop)
+		return -EPERM;
+	g = uco__zalloc(sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	uco__node_init(&g->members);
+	uco__waitq_init(&g->waiters);
+	*out = g;
+	return 0;
+}
+
+UCO_API void uco_group_cancel(uco_group *g)
+{
+	struct uco__node *n, *tmp;
+
+	g->cancelled = true;
+	uco__list_for_each_safe(n, tmp, &g->members)
+		uco_cancel(uco__container_of(n, struct uco_task, group_node));
+}
+
+UCO_API int uco_group_spawn(uco_group *g, uco_task **out, uco_fn fn, void *arg,
+			    const uco_spawn_opts *opts)
+{
+	uco_task *t;
+	int r;
+
+	if (out)
+		*out = NULL;
+	if (g->error || g->cancelled || g->freed)
+		return -ECANCELED;
+	r = uco_spawn(&t, fn, arg, opts);
+	if (r < 0)
+		return r;
+	/* The reference from uco_spawn() is the group's. */
+	t->group = g;
+	uco__list_add_tail(&g->members, &t->group_node);
+	g->nlive++;
+	if (out) {
+		t->refs++;
+		*out = t;
+	}
+	return 0;
+}
+
+void uco__group_member_done(uco_group *g, struct uco_task *t)
+{
+	uco__list_del(&t->group_node);
+	t->group = NULL;
+	g->nlive--;
+	/* A member that was cancelled is not a failure of its own. */
+	if (t->error && t->error != -ECANCELED && !g->error) {
+		g->error = t->error;
+		uco_group_cancel(g);
+	}
+	uco__task_unref(t);
+	if (g->nlive == 0) {
+		uco__waitq_wake_all(&g->waiters, 0);
+		if (g->freed)
+			uco__free(g, sizeof(*g));
+	}
+}
+
+UCO_API int uco_group_wait(uco_group *g)
+{
+	struct uco_task *self = uco__self();
+	int r = 0;
+
+	if (!self)
+		return -EPERM;
+	while (g->nlive > 0) {
+		r = uco__waitq_wait(&g->waiters, "group");
+		if (r < 0)
+			break;
+	}
+	if (r < 0) {
+		/* Cancelled or timed out: the members go too, and we wait for
+		 * them, shielded and without deadlines, so none outlives the
+		 * scope that started it. */
+		uint8_t saved = self->ndeadlines;
+
+		uco_group_cancel(g);
+		uco_shield_begin();
+		self->ndeadlines = 0;
+		while (g->nlive > 0)
+			uco__waitq_wait(&g->waiters, "group (cancelling)");
+		self->ndeadlines = saved;
+		uco_shield_end();
+		return r;
+	}
+	return g->error;
+}
+
+UCO_API void uco_group_free(uco_group *g)
+{
+	if (!g)
+		return;
+	if (g->nlive == 0) {
+		uco__free(g, sizeof(*g));
+		return;
+	}
+	uco_group_cancel(g);
+	g->freed = true;
+}

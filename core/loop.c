@@ -1,0 +1,310 @@
+/*
+ * One loop iteration, phase by phase; see loop.h.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <uco/time.h>
+
+#include "debug.h"
+#include "op.h"
+#include "task.h"
+
+__thread struct uco__loop *uco__tls_loop;
+
+/* Tasks run per ready phase before the loop checks the ring again, so a
+ * task that keeps yielding cannot starve I/O completions. */
+#define READY_BUDGET 4096
+#define REAP_BATCH 64
+
+int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt, unsigned core)
+{
+	struct io_uring_params p;
+	stack_t ss;
+	int r;
+
+	l->rt = rt;
+	l->core = core;
+	uco__node_init(&l->tasks);
+	atomic_init(&l->inbox, NULL);
+	uco__stack_pool_init(&l->stacks, &rt->guard_budget);
+	uco__timers_init(&l->timers);
+	l->debug = rt->cfg.debug;
+
+	memset(&p, 0, sizeof(p));
+	/* One thread submits and reaps (SINGLE_ISSUER); completions are
+	 * processed only when the loop asks for them (DEFER_TASKRUN), so the
+	 * kernel never interrupts a running task to post CQEs.  The CQ is
+	 * sized explicitly: multishot ops and a million sleepers flood it. */
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		  IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+	p.cq_entries = rt->cfg.cq_entries;
+	r = io_uring_queue_init_params(rt->cfg.sq_entries, &l->ring, &p);
+	if (r < 0) {
+		fprintf(stderr,
+			"uco: io_uring_setup failed (%s); uco needs Linux 6.1 or "
+			"later with io_uring enabled (IORING_SETUP_DEFER_TASKRUN)\n",
+			strerror(-r));
+		return r == -EINVAL ? -ENOSYS : r;
+	}
+	l->ring_ready = true;
+	if (!(p.features & IORING_FEAT_NODROP) ||
+	    !(p.features & IORING_FEAT_EXT_ARG)) {
+		fprintf(stderr, "uco: this kernel's io_uring lacks NODROP or "
+				"EXT_ARG (Linux 5.11+ needed)\n");
+		return -ENOSYS;
+	}
+
+	/* The SIGSEGV handler runs on its own stack: the faulting one is the
+	 * task's guard page. */
+	l->altstack_size = 65536;
+	l->altstack = mmap(NULL, l->altstack_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (l->altstack == MAP_FAILED) {
+		l->altstack = NULL;
+		return -ENOMEM;
+	}
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_sp = l->altstack;
+	ss.ss_size = l->altstack_size;
+	if (sigaltstack(&ss, NULL) != 0)
+		return -errno;
+	return 0;
+}
+
+void uco__loop_term(struct uco__loop *l)
+{
+	if (l->ring_ready)
+		io_uring_queue_exit(&l->ring);
+	l->ring_ready = false;
+	uco__timers_term(&l->timers);
+	uco__stack_pool_term(&l->stacks);
+	if (l->altstack)
+		munmap(l->altstack, l->altstack_size);
+	l->altstack = NULL;
+}
+
+/* ---- the ready queue --------------------------------------------------- */
+
+void uco__ready_push(struct uco__loop *l, struct uco_task *t)
+{
+	t->next_ready = NULL;
+	if (l->ready_tail)
+		l->ready_tail->next_ready = t;
+	else
+		l->ready_head = t;
+	l->ready_tail = t;
+}
+
+static struct uco_task *ready_pop(struct uco__loop *l)
+{
+	struct uco_task *t = l->ready_head;
+
+	if (t) {
+		l->ready_head = t->next_ready;
+		if (!l->ready_head)
+			l->ready_tail = NULL;
+	}
+	return t;
+}
+
+void uco__run_task(struct uco__loop *l, struct uco_task *t)
+{
+	l->current = t;
+	t->state = UCO_TASK_RUNNING;
+	if (__builtin_expect(l->debug, 0))
+		t->run_start = uco_now();
+	uco__ctx_switch(&l->sched, &t->ctx);
+	l->current = NULL;
+	if (__builtin_expect(l->debug, 0))
+		uco__debug_ran(l, t);
+	if (t->exiting)
+		uco__task_exited(l, t);
+}
+
+static void run_ready(struct uco__loop *l)
+{
+	unsigned budget = READY_BUDGET;
+	struct uco_task *t;
+
+	while (budget-- && (t = ready_pop(l)))
+		uco__run_task(l, t);
+}
+
+/* ---- the ring ---------------------------------------------------------- */
+
+static void reap(struct uco__loop *l);
+
+/*
+ * Submit; on -EBUSY or -EAGAIN (the kernel wants CQEs reaped first, or is
+ * short of memory) reap and retry, never give up.
+ */
+void uco__loop_flush(struct uco__loop *l)
+{
+	for (;;) {
+		int r = io_uring_submit(&l->ring);
+
+		if (r >= 0 || r == -EINTR)
+			return;
+		if (r != -EBUSY && r != -EAGAIN) {
+			fprintf(stderr, "uco: io_uring_submit: %s\n",
+				strerror(-r));
+			return;
+		}
+		if (l->current) {
+			/* A task cannot reap (that resumes other tasks from
+			 * under it): it steps aside, the scheduler reaps, and
+			 * the task retries. */
+			struct uco_task *t = l->current;
+			uco__make_ready(t, 0);
+			uco__suspend(t);
+		} else {
+			reap(l);
+		}
+	}
+}
+
+struct io_uring_sqe *uco__sqe_get(struct uco__loop *l, unsigned n)
+{
+	while (io_uring_sq_space_left(&l->ring) < n)
+		uco__loop_flush(l);
+	return io_uring_get_sqe(&l->ring);
+}
+
+void uco__loop_wake(struct io_uring *from, struct uco__loop *to, int submit)
+{
+	struct uco__loop *self = uco__tls_loop;
+	struct io_uring_sqe *sqe;
+
+	if (self && from == &self->ring) {
+		sqe = uco__sqe_get(self, 1);
+		self->inflight++;
+	} else {
+		sqe = io_uring_get_sqe(from);
+		if (!sqe) {
+			io_uring_submit(from);
+			sqe = io_uring_get_sqe(from);
+		}
+	}
+	/* Posts a CQE with user_data UCO_UD_WAKE into the target's ring; the
+	 * sender's own CQE is tagged to be ignored. */
+	io_uring_prep_msg_ring(sqe, to->ring.ring_fd, 0, UCO_UD_WAKE, 0);
+	io_uring_sqe_set_data64(sqe, UCO_UD_IGNORE);
+	if (submit)
+		io_uring_submit(from);
+}
+
+static void dispatch(struct uco__loop *l, uint64_t ud, int res, uint32_t flags)
+{
+	if (ud >= 4096) {
+		uco__op_complete(ud, res, flags);
+		return;
+	}
+	if (ud == UCO_UD_WAKE)
+		return; /* the inbox is drained every turn */
+	l->inflight--;
+	if (ud == UCO_UD_IGNORE && res < 0 && res != -ENOENT)
+		fprintf(stderr, "uco: loop %u: cross-core wake failed: %s\n",
+			l->core, strerror(-res));
+}
+
+static void reap(struct uco__loop *l)
+{
+	struct io_uring_cqe *cqes[REAP_BATCH];
+	uint64_t ud[REAP_BATCH];
+	int res[REAP_BATCH];
+	uint32_t flags[REAP_BATCH];
+	unsigned n, i;
+
+	/* Copy a batch out and hand the slots back before resuming anyone:
+	 * a resumed task may submit, and the kernel may then post more. */
+	while ((n = io_uring_peek_batch_cqe(&l->ring, cqes, REAP_BATCH)) > 0) {
+		for (i = 0; i < n; i++) {
+			ud[i] = cqes[i]->user_data;
+			res[i] = cqes[i]->res;
+			flags[i] = cqes[i]->flags;
+		}
+		io_uring_cq_advance(&l->ring, n);
+		for (i = 0; i < n; i++)
+			dispatch(l, ud[i], res[i], flags[i]);
+	}
+}
+
+/* Enter the kernel: submit, and wait for a CQE (or the next object-wait
+ * deadline) if there is nothing else to do. */
+static void submit_and_wait(struct uco__loop *l, bool wait)
+{
+	uint64_t next = uco__timers_next(&l->timers);
+	struct io_uring_cqe *cqe;
+	int r;
+
+	if (!wait) {
+		/* Submit and run deferred completions without blocking. */
+		r = io_uring_submit_and_get_events(&l->ring);
+	} else if (next == UINT64_MAX) {
+		r = io_uring_submit_and_wait(&l->ring, 1);
+	} else {
+		uint64_t now = uco_now();
+		uint64_t d = next > now ? next - now : 0;
+		struct __kernel_timespec ts = {
+			.tv_sec = (long long)(d / 1000000000ull),
+			.tv_nsec = (long long)(d % 1000000000ull),
+		};
+		r = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts,
+						     NULL);
+	}
+	if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY &&
+	    r != -EAGAIN)
+		fprintf(stderr, "uco: loop %u: io_uring_enter: %s\n", l->core,
+			strerror(-r));
+}
+
+static bool should_exit(struct uco__loop *l)
+{
+	return atomic_load_explicit(&l->rt->stopping, memory_order_acquire) &&
+	       atomic_load_explicit(&l->rt->live, memory_order_acquire) == 0 &&
+	       l->inflight == 0 && !l->ready_head &&
+	       !atomic_load_explicit(&l->inbox, memory_order_relaxed);
+}
+
+void uco__loop_run(struct uco__loop *l)
+{
+	for (;;) {
+		run_ready(l);
+		uco__msg_drain(l);
+		if (l->timers.len)
+			uco__timers_fire(&l->timers, uco_now());
+		if (l->ready_head) {
+			/* More to run: only look at the ring in passing. */
+			submit_and_wait(l, false);
+			reap(l);
+			continue;
+		}
+		if (should_exit(l))
+			break;
+		submit_and_wait(l, true);
+		reap(l);
+	}
+	/* Flush the wake-ups this loop still owes others. */
+	if (io_uring_sq_ready(&l->ring))
+		io_uring_submit(&l->ring);
+}
+
+void uco__live_add(struct uco__runtime *rt, long delta)
+{
+	long v = atomic_fetch_add_explicit(&rt->live, delta,
+					   memory_order_acq_rel) + delta;
+	struct uco__loop *self = uco__tls_loop;
+
+	if (v != 0 || !atomic_load_explicit(&rt->stopping, memory_order_acquire))
+		return;
+	/* The last task is gone: every loop must look at the exit condition,
+	 * including those asleep in io_uring_enter. */
+	for (unsigned i = 0; i < rt->nloops; i++)
+		if (&rt->loops[i] != self)
+			uco__loop_wake(&self->ring, &rt->loops[i], 0);
+}

@@ -1,0 +1,118 @@
+/*
+ * The per-core loop and the runtime that owns the loops.
+ *
+ * One loop per core, each on its own thread with its own io_uring; only that
+ * thread touches the ring and the loop's state (the inbox is the exception,
+ * and it is atomic).  The thread-local uco__tls_loop is the only mutable
+ * global state in uco.
+ *
+ *   loop:
+ *     run ready tasks (FIFO) until the queue is empty or the budget is spent
+ *     run messages from other threads; fire expired object-wait deadlines
+ *     submit what was prepared; wait for a CQE if nothing is ready
+ *     for each CQE: its op gets res/flags; its task is resumed right there
+ */
+#ifndef UCO_CORE_LOOP_H
+#define UCO_CORE_LOOP_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uco/runtime.h>
+
+#include "list.h"
+#include "msg.h"
+#include "stack.h"
+#include "switch.h"
+#include "timer.h"
+
+struct uco__runtime;
+struct uco__offload;
+
+struct uco__loop {
+	struct io_uring ring;
+	struct uco__ctx sched;          /* the loop's own context (thread stack) */
+	struct uco_task *current;       /* running task, NULL in the scheduler */
+	struct uco_task *ready_head;    /* FIFO of ready tasks */
+	struct uco_task *ready_tail;
+	struct uco__node tasks;         /* every live task running here */
+	size_t ntasks;
+	unsigned inflight;              /* SQEs whose CQE has not come back */
+	unsigned core;                  /* index in the runtime */
+	uint64_t next_id;               /* task ids: next_id * ncores + core + 1 */
+	struct uco__runtime *rt;
+	struct uco__stack_pool stacks;
+	struct uco__timers timers;
+	_Atomic(struct uco__msg *) inbox; /* posted by other threads */
+	pthread_t thread;
+	bool ring_ready;
+	bool debug;
+	void *altstack;                 /* SIGSEGV handler stack */
+	size_t altstack_size;
+	int exit_status;                /* start-up error of this loop */
+	uint64_t wake_seq;              /* debug: dumps requested */
+};
+
+struct uco__runtime {
+	struct uco__loop *loops;
+	unsigned nloops;
+	uco_config cfg;
+	_Atomic long live;              /* live tasks + messages in flight */
+	_Atomic bool stopping;
+	unsigned guard_budget;          /* guarded stacks left (atomic use) */
+	pthread_mutex_t start_mu;       /* start-up handshake */
+	pthread_cond_t start_cv;
+	unsigned nready;                /* loops set up */
+	int go;                         /* 1 run, -1 called off */
+	struct uco__offload *offload;
+	uco_fn main_fn;
+	void *main_arg;
+	void *main_result;
+	int main_error;
+	size_t page;
+	struct sigaction old_segv;
+	struct sigaction old_bus;
+};
+
+extern __thread struct uco__loop *uco__tls_loop;
+
+static inline struct uco__loop *uco__loop_current(void)
+{
+	return uco__tls_loop;
+}
+
+/* Queue and run loop internals. */
+void uco__ready_push(struct uco__loop *l, struct uco_task *t);
+
+/* Switch from the scheduler into t right now (off a CQE, or from the ready
+ * queue).  Returns when t suspends or finishes. */
+void uco__run_task(struct uco__loop *l, struct uco_task *t);
+
+/*
+ * An SQE from l's ring, flushing the SQ to the kernel when it is full.
+ * Never NULL.  `n` SQEs are guaranteed to be available consecutively
+ * (n <= 2), so a linked pair is never split by a flush.
+ */
+struct io_uring_sqe *uco__sqe_get(struct uco__loop *l, unsigned n);
+
+/* Submit what is queued (handles -EBUSY / -EAGAIN by reaping first). */
+void uco__loop_flush(struct uco__loop *l);
+
+/* Set up / tear down one loop, and run it until the runtime stops. */
+int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt,
+		   unsigned core);
+void uco__loop_term(struct uco__loop *l);
+void uco__loop_run(struct uco__loop *l);
+
+/* A task or message count changed: wake every loop to re-check the exit
+ * condition if it reached zero. */
+void uco__live_add(struct uco__runtime *rt, long delta);
+
+/* Wake loop `to` through the sender's ring `from`. */
+void uco__loop_wake(struct io_uring *from, struct uco__loop *to, int submit);
+
+#endif

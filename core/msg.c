@@ -1,0 +1,65 @@
+/* Inboxes between loops; see msg.h. */
+#include "msg.h"
+
+#include <stdatomic.h>
+
+#include "loop.h"
+
+void uco__msg_post(struct uco__loop *to, struct uco__msg *m,
+		   struct io_uring *wake_ring, int submit)
+{
+	struct uco__msg *old =
+		atomic_load_explicit(&to->inbox, memory_order_relaxed);
+
+	/* Release: the message's contents (and the task record it may sit
+	 * in) are visible to the loop that takes it with acquire. */
+	do {
+		m->next = old;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&to->inbox, &old, m, memory_order_release,
+		memory_order_relaxed));
+	/* Only the sender that found the inbox empty wakes the loop: a
+	 * wake-up for the earlier messages is already on its way. */
+	if (!old)
+		uco__loop_wake(wake_ring, to, submit);
+}
+
+void uco__msg_send(struct uco__loop *to, struct uco__msg *m)
+{
+	struct uco__loop *l = uco__tls_loop;
+
+	if (to == l) {
+		/* To ourselves: no wake-up needed, the loop drains each turn. */
+		struct uco__msg *old =
+			atomic_load_explicit(&to->inbox, memory_order_relaxed);
+		do {
+			m->next = old;
+		} while (!atomic_compare_exchange_weak_explicit(
+			&to->inbox, &old, m, memory_order_release,
+			memory_order_relaxed));
+		return;
+	}
+	uco__msg_post(to, m, &l->ring, 0);
+}
+
+unsigned uco__msg_drain(struct uco__loop *l)
+{
+	struct uco__msg *m, *rev = NULL, *next;
+	unsigned n = 0;
+
+	if (!atomic_load_explicit(&l->inbox, memory_order_relaxed))
+		return 0;
+	m = atomic_exchange_explicit(&l->inbox, NULL, memory_order_acquire);
+	/* The inbox is a stack: reverse it into posting order. */
+	for (; m; m = next) {
+		next = m->next;
+		m->next = rev;
+		rev = m;
+	}
+	for (m = rev; m; m = next) {
+		next = m->next;
+		m->fn(l, m);
+		n++;
+	}
+	return n;
+}

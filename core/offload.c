@@ -1,0 +1,215 @@
+/*
+ * Blocking offload: a small pool of threads, started on first use.
+ *
+ * A job is queued under a mutex (the pool is not a hot path; the loops
+ * never wait on that mutex for long).  When the function returns, the pool
+ * thread posts the job back to the loop that asked, and wakes that loop
+ * with an IORING_OP_MSG_RING from a tiny ring of its own: the loop sleeps in
+ * io_uring_enter and is never polled.  A caller that is cancelled or times
+ * out abandons the job at once; the job still completes in the background
+ * and is freed (after `cleanup`) when it comes back.
+ */
+#include "offload.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <pthread.h>
+
+#include <uco/offload.h>
+
+#include "alloc.h"
+#include "loop.h"
+#include "msg.h"
+#include "task.h"
+#include "wait.h"
+
+struct job {
+	struct uco__msg msg;          /* back to the loop when done */
+	struct job *next;             /* pool queue */
+	void *(*fn)(void *);
+	void *arg;
+	void *result;
+	void (*cleanup)(void *, void *);
+	struct uco__loop *loop;       /* who asked */
+	struct uco_task *task;        /* NULL once abandoned */
+};
+
+struct worker {
+	pthread_t thread;
+	struct io_uring ring;         /* only for MSG_RING wake-ups */
+	struct uco__offload *pool;
+};
+
+struct uco__offload {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, *tail;
+	struct worker *workers;
+	unsigned max, started, idle;
+	bool stop;
+};
+
+static void *worker_main(void *p)
+{
+	struct worker *w = p;
+	struct uco__offload *pool = w->pool;
+	struct io_uring_cqe *cqe;
+
+	pthread_mutex_lock(&pool->mu);
+	for (;;) {
+		struct job *j;
+
+		while (!pool->head && !pool->stop) {
+			pool->idle++;
+			pthread_cond_wait(&pool->cv, &pool->mu);
+			pool->idle--;
+		}
+		if (!pool->head)
+			break;
+		j = pool->head;
+		pool->head = j->next;
+		if (!pool->head)
+			pool->tail = NULL;
+		pthread_mutex_unlock(&pool->mu);
+
+		j->result = j->fn(j->arg);
+		uco__msg_post(j->loop, &j->msg, &w->ring, 1);
+		/* Our own CQEs (the wake-ups' answers) are of no interest. */
+		while (io_uring_peek_cqe(&w->ring, &cqe) == 0)
+			io_uring_cqe_seen(&w->ring, cqe);
+
+		pthread_mutex_lock(&pool->mu);
+	}
+	pthread_mutex_unlock(&pool->mu);
+	return NULL;
+}
+
+int uco__offload_init(struct uco__runtime *rt)
+{
+	struct uco__offload *pool = uco__zalloc(sizeof(*pool));
+
+	if (!pool)
+		return -ENOMEM;
+	pool->max = rt->cfg.offload_threads ? rt->cfg.offload_threads : 1;
+	pool->workers = uco__zalloc(pool->max * sizeof(*pool->workers));
+	if (!pool->workers) {
+		uco__free(pool, sizeof(*pool));
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&pool->mu, NULL);
+	pthread_cond_init(&pool->cv, NULL);
+	rt->offload = pool;
+	return 0;
+}
+
+void uco__offload_term(struct uco__runtime *rt)
+{
+	struct uco__offload *pool = rt->offload;
+
+	if (!pool)
+		return;
+	pthread_mutex_lock(&pool->mu);
+	pool->stop = true;
+	pthread_cond_broadcast(&pool->cv);
+	pthread_mutex_unlock(&pool->mu);
+	for (unsigned i = 0; i < pool->started; i++) {
+		pthread_join(pool->workers[i].thread, NULL);
+		io_uring_queue_exit(&pool->workers[i].ring);
+	}
+	pthread_mutex_destroy(&pool->mu);
+	pthread_cond_destroy(&pool->cv);
+	uco__free(pool->workers, pool->max * sizeof(*pool->workers));
+	uco__free(pool, sizeof(*pool));
+	rt->offload = NULL;
+}
+
+/* Called with pool->mu held. */
+static int start_worker(struct uco__offload *pool)
+{
+	struct worker *w = &pool->workers[pool->started];
+	sigset_t all, old;
+	int r;
+
+	w->pool = pool;
+	r = io_uring_queue_init(8, &w->ring, 0);
+	if (r < 0)
+		return r;
+	/* Pool threads take no signals: those are for the application. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		io_uring_queue_exit(&w->ring);
+		return -r;
+	}
+	pool->started++;
+	return 0;
+}
+
+static void job_done(struct uco__loop *l, struct uco__msg *m)
+{
+	struct job *j = (struct job *)m;
+
+	uco__live_add(l->rt, -1);
+	if (j->task) {
+		uco__wake(j->task, 0);
+		return; /* the waiting task reads the result and frees j */
+	}
+	if (j->cleanup)
+		j->cleanup(j->arg, j->result);
+	uco__free(j, sizeof(*j));
+}
+
+static void abandon(void *ctx)
+{
+	((struct job *)ctx)->task = NULL;
+}
+
+UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
+			  void (*cleanup)(void *arg, void *result))
+{
+	struct uco_task *self;
+	struct uco__offload *pool;
+	struct job *j;
+	int r = uco__enter(&self);
+
+	if (r < 0)
+		return r;
+	if (!fn)
+		return -EINVAL;
+	pool = self->loop->rt->offload;
+	j = uco__zalloc(sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->fn = fn;
+	j->arg = arg;
+	j->cleanup = cleanup;
+	j->loop = self->loop;
+	j->task = self;
+	j->msg.fn = job_done;
+
+	pthread_mutex_lock(&pool->mu);
+	if (pool->idle == 0 && pool->started < pool->max &&
+	    (r = start_worker(pool)) < 0 && pool->started == 0) {
+		pthread_mutex_unlock(&pool->mu);
+		uco__free(j, sizeof(*j));
+		return r;
+	}
+	if (pool->tail)
+		pool->tail->next = j;
+	else
+		pool->head = j;
+	pool->tail = j;
+	pthread_cond_signal(&pool->cv);
+	pthread_mutex_unlock(&pool->mu);
+	uco__live_add(self->loop->rt, 1);
+
+	r = uco__block(abandon, j, "to_thread");
+	if (r < 0)
+		return r; /* abandoned: job_done frees it */
+	if (result)
+		*result = j->result;
+	uco__free(j, sizeof(*j));
+	return 0;
+}

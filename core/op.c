@@ -1,0 +1,131 @@
+/* The op layer; see op.h for the protocol. */
+#include "op.h"
+
+#include <errno.h>
+
+#include "loop.h"
+#include "task.h"
+
+int uco__op_begin_ex(struct uco__op *op, struct io_uring_sqe **sqe, bool link)
+{
+	struct uco_task *t;
+	uint64_t deadline;
+	int r = uco__enter(&t);
+
+	if (r < 0)
+		return r;
+	op->task = t;
+	op->res = 0;
+	op->cqe_flags = 0;
+	op->pending = 0;
+	op->flags = 0;
+	deadline = link ? uco__task_deadline(t) : UINT64_MAX;
+	if (deadline != UINT64_MAX) {
+		op->flags = UCO_OP_TIMED;
+		op->ts.tv_sec = (long long)(deadline / 1000000000ull);
+		op->ts.tv_nsec = (long long)(deadline % 1000000000ull);
+		/* Reserve both SQEs of the pair before filling either, so a
+		 * flush can never separate an op from its linked timeout. */
+		*sqe = uco__sqe_get(t->loop, 2);
+	} else {
+		*sqe = uco__sqe_get(t->loop, 1);
+	}
+	return 0;
+}
+
+int uco__op_begin(struct uco__op *op, struct io_uring_sqe **sqe)
+{
+	return uco__op_begin_ex(op, sqe, true);
+}
+
+static int map_result(const struct uco__op *op)
+{
+	int res = op->res;
+
+	/* Data (or any success) is delivered even if a cancel or the timer
+	 * raced it: the kernel did the work. */
+	if (res >= 0)
+		return res;
+	if (res == -ECANCELED || res == -EINTR) {
+		if (op->flags & UCO_OP_CANCELLED)
+			return -ECANCELED;
+		if (op->flags & UCO_OP_FIRED)
+			return -ETIMEDOUT;
+	}
+	return res;
+}
+
+int uco__op_wait(struct uco__op *op, struct io_uring_sqe *sqe)
+{
+	struct uco_task *t = op->task;
+	struct uco__loop *l = t->loop;
+
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UCO_OP_TAG_OP);
+	op->pending = 1;
+	if (op->flags & UCO_OP_TIMED) {
+		/* io_uring_prep_* zero the SQE, so the link flag goes on after
+		 * the caller's prep, here. */
+		struct io_uring_sqe *ts = io_uring_get_sqe(&l->ring);
+
+		sqe->flags |= IOSQE_IO_LINK;
+		io_uring_prep_link_timeout(ts, &op->ts, IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data64(ts, (uint64_t)(uintptr_t)op |
+						    UCO_OP_TAG_TIMEOUT);
+		op->pending = 2;
+	}
+	l->inflight += op->pending;
+	t->wait_kind = UCO_WAIT_OP;
+	t->wait_op = op;
+	if (!t->wait_what)
+		t->wait_what = "io";
+	t->state = UCO_TASK_WAITING;
+	uco__suspend(t);
+	t->wait_what = NULL;
+	return map_result(op);
+}
+
+void uco__op_cancel(struct uco__op *op)
+{
+	struct uco__loop *l = op->task->loop;
+	struct io_uring_sqe *sqe;
+
+	if (op->flags & UCO_OP_CANCELLED)
+		return;
+	op->flags |= UCO_OP_CANCELLED;
+	sqe = uco__sqe_get(l, 1);
+	/* Matched by value: the kernel never dereferences user_data.  The
+	 * answer (0, -ENOENT or -EALREADY) is only counted: in every case the
+	 * target's own CQE still follows, or has already come. */
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op | UCO_OP_TAG_OP, 0);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UCO_OP_TAG_CANCEL);
+	op->pending++;
+	l->inflight++;
+}
+
+void uco__op_complete(uint64_t user_data, int res, uint32_t flags)
+{
+	struct uco__op *op =
+		(struct uco__op *)(uintptr_t)(user_data & ~(uint64_t)UCO_OP_TAG_MASK);
+	struct uco__loop *l = op->task->loop;
+
+	switch (user_data & UCO_OP_TAG_MASK) {
+	case UCO_OP_TAG_OP:
+		op->res = res;
+		op->cqe_flags = flags;
+		break;
+	case UCO_OP_TAG_TIMEOUT:
+		/* -ETIME: it fired.  -ECANCELED / -ENOENT / -EALREADY: the op
+		 * finished first or was already on its way out. */
+		if (res == -ETIME)
+			op->flags |= UCO_OP_FIRED;
+		break;
+	default:
+		break;
+	}
+	l->inflight--;
+	if (--op->pending == 0) {
+		op->task->wait_kind = UCO_WAIT_NONE;
+		/* Resume the task straight off its last CQE. */
+		uco__run_task(l, op->task);
+	}
+}

@@ -1,0 +1,88 @@
+/*
+ * The op layer: the one place that turns an SQE into a suspension and its
+ * CQEs into a resumption.  Every operation uco submits goes through it, so
+ * cancellation and timeouts behave the same for all of them.
+ *
+ *   struct uco__op op;
+ *   struct io_uring_sqe *sqe;
+ *   int r = uco__op_begin(&op, &sqe);    // checks, reserves SQE(s)
+ *   if (r < 0) return r;
+ *   io_uring_prep_read(sqe, fd, buf, len, off);   // prep zeroes the SQE...
+ *   return uco__op_wait(&op, sqe);       // ...so flags and links come after
+ *
+ * The record lives in the suspended task's frame; cqe->user_data points to
+ * it, tagged in its low bits with which SQE the CQE answers:
+ *
+ *   tag 0  the operation itself
+ *   tag 1  its IORING_OP_LINK_TIMEOUT (only under a timeout scope)
+ *   tag 2  an IORING_OP_ASYNC_CANCEL aimed at it (only when cancelled)
+ *
+ * Every SQE yields a CQE, so the task is resumed only when `pending`, the
+ * number of CQEs still due, reaches zero: the kernel is then done with the
+ * op's buffers and with the record, whatever order the CQEs came in.
+ */
+#ifndef UCO_CORE_OP_H
+#define UCO_CORE_OP_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct uco_task;
+
+enum {
+	UCO_OP_TAG_OP = 0,
+	UCO_OP_TAG_TIMEOUT = 1,
+	UCO_OP_TAG_CANCEL = 2,
+	UCO_OP_TAG_MASK = 3,
+};
+
+/* user_data values that are not op records (all below 4096, never a
+ * pointer): CQEs the loop consumes itself. */
+enum {
+	UCO_UD_IGNORE = 8,  /* a CQE nobody waits for (e.g. a failed wake) */
+	UCO_UD_WAKE = 16,   /* another thread's IORING_OP_MSG_RING wake-up */
+};
+
+enum {
+	UCO_OP_TIMED = 1,      /* a LINK_TIMEOUT was linked to it */
+	UCO_OP_FIRED = 2,      /* ...and that timeout fired (-ETIME) */
+	UCO_OP_CANCELLED = 4,  /* an ASYNC_CANCEL was sent for a task cancel */
+};
+
+struct uco__op {
+	struct uco_task *task;
+	int res;                      /* the operation's CQE result */
+	uint32_t cqe_flags;
+	uint8_t pending;              /* CQEs still due */
+	uint8_t flags;                /* UCO_OP_* */
+	struct __kernel_timespec ts;  /* the linked timeout's deadline */
+} __attribute__((aligned(8)));
+
+/*
+ * Start an operation in the running task: -EPERM outside a task,
+ * -ECANCELED / -ETIMEDOUT if it must not start; else 0 with *sqe an SQE to
+ * prepare (a second one is reserved behind it for the linked timeout).
+ */
+int uco__op_begin(struct uco__op *op, struct io_uring_sqe **sqe);
+
+/* The same, without a linked timeout even under a scope (for an op that
+ * carries its own deadline, such as a sleep). */
+int uco__op_begin_ex(struct uco__op *op, struct io_uring_sqe **sqe, bool link);
+
+/*
+ * Submit the prepared SQE (batched: the loop flushes), suspend until every
+ * CQE of the op has arrived, and return its result: the CQE's res; or
+ * -ETIMEDOUT if the scope's timeout fired and the op was cut short (an op
+ * that completed with data anyway returns the data); or -ECANCELED if the
+ * task was cancelled and the op was cut short.
+ */
+int uco__op_wait(struct uco__op *op, struct io_uring_sqe *sqe);
+
+/* Cancel the op t waits in (IORING_OP_ASYNC_CANCEL); idempotent. */
+void uco__op_cancel(struct uco__op *op);
+
+/* A CQE for an op record arrived (called by the loop's reap phase). */
+void uco__op_complete(uint64_t user_data, int res, uint32_t flags);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * The context switch: the only place where one stack is left for another.
+ *
+ * A context is a saved stack pointer plus the bounds of its stack (for the
+ * sanitizers).  uco__switch() is a few lines of assembly per architecture
+ * (switch_x86_64.S, switch_aarch64.S); uco__ctx_switch() wraps it with the
+ * AddressSanitizer fiber annotations, which compile to nothing otherwise.
+ */
+#ifndef UCO_CORE_SWITCH_H
+#define UCO_CORE_SWITCH_H
+
+#include <stddef.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UCO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UCO_ASAN 1
+#endif
+#endif
+
+#ifdef UCO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+/* A context that can be switched to and from. */
+struct uco__ctx {
+	void *sp;          /* saved stack pointer while not running */
+	void *stack_lo;    /* lowest usable byte of its stack (NULL: thread stack) */
+	size_t stack_size; /* usable bytes above stack_lo */
+#ifdef UCO_ASAN
+	void *asan_fake;   /* ASan's fake-stack handle while switched out */
+#endif
+};
+
+/* Assembly: save the running context into *save_sp, resume load_sp. */
+void uco__switch(void **save_sp, void *load_sp);
+
+/*
+ * Prepare ctx to run entry(arg) on [lo, lo + size) the first time it is
+ * switched to.  entry must never return; it ends by switching away with
+ * uco__ctx_exit().
+ */
+void uco__ctx_init(struct uco__ctx *ctx, void *lo, size_t size,
+		   void (*entry)(void *), void *arg);
+
+/* Switch from the running context `from` to `to`. */
+static inline void uco__ctx_switch(struct uco__ctx *from, struct uco__ctx *to)
+{
+#ifdef UCO_ASAN
+	__sanitizer_start_switch_fiber(&from->asan_fake, to->stack_lo,
+				       to->stack_size);
+	uco__switch(&from->sp, to->sp);
+	__sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
+#else
+	uco__switch(&from->sp, to->sp);
+#endif
+}
+
+/*
+ * Leave `from` for the last time: ASan may free its fake stack.  The saved
+ * stack pointer is still written (into from->sp) but never used again.
+ */
+static inline void uco__ctx_exit(struct uco__ctx *from, struct uco__ctx *to)
+{
+#ifdef UCO_ASAN
+	__sanitizer_start_switch_fiber(NULL, to->stack_lo, to->stack_size);
+#endif
+	uco__switch(&from->sp, to->sp);
+	__builtin_unreachable();
+}
+
+/*
+ * First thing a new context's entry function calls, so ASan learns it has
+ * arrived on the new stack.
+ */
+static inline void uco__ctx_started(struct uco__ctx *self)
+{
+#ifdef UCO_ASAN
+	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+	(void)self;
+}
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * The task record and the internal task calls.
+ *
+ * A task record lives at the top of the task's own stack region (see
+ * stack.h), so spawning allocates nothing but a stack from the loop's pool.
+ * The record outlives the task's run until its last reference is dropped.
+ *
+ *   region top ->  +----------------------------+
+ *                  | canary of the region above |  (64 bytes)
+ *                  | struct uco_task            |
+ *                  | first frames of the task   |
+ *                  |   ... grows down ...       |
+ *                  | guard page or nothing      |
+ *   region base -> +----------------------------+
+ */
+#ifndef UCO_CORE_TASK_H
+#define UCO_CORE_TASK_H
+
+#include <uco/task.h>
+#include <uco/time.h>
+
+#include "list.h"
+#include "msg.h"
+#include "switch.h"
+#include "wait.h"
+
+struct uco__loop;
+struct uco__stack;
+struct uco__op;
+struct uco__local;
+
+/* What a suspended task waits on. */
+enum uco__wait_kind {
+	UCO_WAIT_NONE,   /* running or ready */
+	UCO_WAIT_OP,     /* an io_uring operation: t->wait_op */
+	UCO_WAIT_OBJECT, /* a runtime object: t->wait_interrupt unlinks it */
+};
+
+struct uco_task {
+	struct uco__ctx ctx;            /* saved registers while switched out */
+	struct uco__loop *loop;         /* the loop it runs on */
+	struct uco__loop *home;         /* the loop its handle belongs to */
+	struct uco_task *next_ready;    /* ready-queue link */
+	struct uco__node all_node;      /* on loop->tasks while alive */
+	struct uco__waitq joiners;      /* tasks joining it (on home) */
+	uint64_t id;
+	uco_fn fn;
+	void *arg;
+	void *result;                   /* what fn returned */
+	int error;                      /* 0, or the uco_fail() error */
+	int wake_res;                   /* what the call it sleeps in returns */
+	uint8_t state;                  /* uco_task_state, written on t->loop */
+	uint8_t wait_kind;              /* enum uco__wait_kind */
+	bool finished;                  /* done as seen from home (outcome final) */
+	bool cancel_req;                /* uco_cancel() was called */
+	bool exiting;                   /* finished running; stack still in use */
+	uint8_t ndeadlines;             /* open timeout scopes */
+	uint16_t shield;                /* shield depth */
+	int refs;                       /* handle + running; touched on home only */
+	size_t heap_idx;                /* index in the loop's timer heap, 0 = none */
+	uint64_t wake_at;               /* object-wait deadline armed in the heap */
+	struct uco__op *wait_op;        /* UCO_WAIT_OP: the op in flight */
+	void (*wait_interrupt)(void *); /* UCO_WAIT_OBJECT: unlink from the object */
+	void *wait_ctx;
+	const char *wait_what;          /* for dumps: "sleep", "join", ... */
+	struct uco__stack *stack;       /* the region this record lives in */
+	struct uco__local *locals;      /* task-local values (shared, refcounted) */
+	uint64_t run_start;             /* debug mode: when it was last resumed */
+	uint64_t deadlines[UCO_TIMEOUT_DEPTH]; /* open scopes, absolute ns */
+	struct uco__msg msg;            /* cross-core start / done notice */
+	struct uco__node group_node;    /* on its group's member list */
+	struct uco_group *group;
+	char name[32];
+};
+
+/* The running task of the calling thread, or NULL (scheduler / no loop). */
+struct uco_task *uco__self(void);
+
+/*
+ * Suspend the running task until uco__make_ready(); returns the result
+ * given there.  The caller has set t->wait_kind and friends.
+ */
+int uco__suspend(struct uco_task *t);
+
+/* Queue t to run, with `res` as the return value of its uco__suspend(). */
+void uco__make_ready(struct uco_task *t, int res);
+
+/*
+ * The checks every suspending call starts with: -EPERM outside a task,
+ * -ECANCELED if cancelled and not shielded, -ETIMEDOUT if a scope expired.
+ */
+int uco__enter(struct uco_task **out);
+
+/* Earliest open deadline of t (UINT64_MAX if none). */
+uint64_t uco__task_deadline(const struct uco_task *t);
+
+/* Cut t's current wait short with `reason` (-ECANCELED or -ETIMEDOUT). */
+void uco__interrupt(struct uco_task *t, int reason);
+
+/* Apply a cancel request to t, on t's loop. */
+void uco__cancel_local(struct uco_task *t);
+
+/* Drop one reference (on home); frees the record and stack at zero. */
+void uco__task_unref(struct uco_task *t);
+
+/* The scheduler's part of a task's end, once it is off its stack. */
+void uco__task_exited(struct uco__loop *l, struct uco_task *t);
+
+/* One line describing t, for dumps. */
+void uco__task_describe(const struct uco_task *t, char *buf, size_t len);
+
+/* Cancel every task of the calling loop (shutdown). */
+void uco__cancel_all(struct uco__loop *l);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * The clock, sleeping, NOP, timeout scopes and wait_for.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include <uco/time.h>
+
+#include "loop.h"
+#include "op.h"
+#include "task.h"
+#include "wait.h"
+
+UCO_API uint64_t uco_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+UCO_API int uco_sleep_until(uint64_t deadline)
+{
+	struct uco__op op;
+	struct io_uring_sqe *sqe;
+	struct __kernel_timespec ts;
+	uint64_t scope;
+	bool by_scope = false;
+	int r;
+
+	/* The sleep's own TIMEOUT carries the nearer of the two deadlines,
+	 * so a scope costs no extra SQE here. */
+	r = uco__op_begin_ex(&op, &sqe, false);
+	if (r < 0)
+		return r;
+	scope = uco__task_deadline(op.task);
+	if (scope < deadline) {
+		deadline = scope;
+		by_scope = true;
+	}
+	ts.tv_sec = (long long)(deadline / 1000000000ull);
+	ts.tv_nsec = (long long)(deadline % 1000000000ull);
+	io_uring_prep_timeout(sqe, &ts, 0, IORING_TIMEOUT_ABS);
+	op.task->wait_what = "sleep";
+	r = uco__op_wait(&op, sqe);
+	if (r == -ETIME)
+		return by_scope ? -ETIMEDOUT : 0;
+	return r;
+}
+
+UCO_API int uco_sleep(uint64_t ns)
+{
+	if (ns == 0)
+		return uco_yield();
+	return uco_sleep_until(uco_now() + ns);
+}
+
+UCO_API int uco_nop(void)
+{
+	struct uco__op op;
+	struct io_uring_sqe *sqe;
+	int r = uco__op_begin(&op, &sqe);
+
+	if (r < 0)
+		return r;
+	io_uring_prep_nop(sqe);
+	return uco__op_wait(&op, sqe);
+}
+
+/* ---- scopes ------------------------------------------------------------ */
+
+UCO_API int uco_timeout_at(uint64_t deadline)
+{
+	struct uco_task *t = uco__self();
+
+	if (!t)
+		return -EPERM;
+	if (t->ndeadlines == UCO_TIMEOUT_DEPTH)
+		return -E2BIG;
+	t->deadlines[t->ndeadlines] = deadline;
+	return t->ndeadlines++;
+}
+
+UCO_API int uco_timeout_begin(uint64_t ns)
+{
+	uint64_t now = uco_now();
+
+	return uco_timeout_at(ns > UINT64_MAX - now ? UINT64_MAX - 1 : now + ns);
+}
+
+UCO_API int uco_timeout_end(int scope)
+{
+	struct uco_task *t = uco__self();
+	bool expired;
+
+	if (!t)
+		return -EPERM;
+	if (scope < 0 || scope >= t->ndeadlines)
+		return -EINVAL;
+	expired = uco_now() >= t->deadlines[scope];
+	t->ndeadlines = (uint8_t)scope;
+	return expired ? -ETIMEDOUT : 0;
+}
+
+UCO_API uint64_t uco_deadline(void)
+{
+	struct uco_task *t = uco__self();
+
+	return t ? uco__task_deadline(t) : UINT64_MAX;
+}
+
+UCO_API int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg)
+{
+	int scope = uco_timeout_begin(ns);
+	int r, e;
+
+	if (scope < 0)
+		return scope;
+	r = fn(arg);
+	e = uco_timeout_end(scope);
+	if (r < 0 && e == -ETIMEDOUT)
+		return -ETIMEDOUT;
+	return r;
+}
+
+UCO_API int uco_wait_for_task(uco_task *t, uint64_t ns, void **result)
+{
+	int scope, r, e;
+
+	if (!uco__self())
+		return -EPERM;
+	scope = uco_timeout_begin(ns);
+	if (scope < 0)
+		return scope;
+	r = uco_join(t, result);
+	e = uco_timeout_end(scope);
+	if (r != -ETIMEDOUT || e != -ETIMEDOUT)
+		return r;
+	/* Our own deadline expired: cancel t and wait for it to be gone. The
+	 * join is shielded so it cannot be cut short again; an outer scope
+	 * does not stop us from cleaning up either. */
+	uco_cancel(t);
+	uco_shield_begin();
+	{
+		struct uco_task *self = uco__self();
+		uint8_t saved = self->ndeadlines;
+
+		self->ndeadlines = 0;
+		r = uco_join(t, result);
+		self->ndeadlines = saved;
+	}
+	uco_shield_end();
+	/* asyncio's rule: the outcome is what happened.  A task that gave up
+	 * reports the timeout; one that finished anyway reports its result. */
+	if (r == -ECANCELED)
+		return -ETIMEDOUT;
+	return r;
+}

@@ -1,0 +1,59 @@
+/*
+ * uco/combine.h — waiting on many tasks: gather, wait, as_completed.
+ *
+ * All of these take an array of task handles owned by the caller; they never
+ * release them.  They suspend, honour cancellation and timeout scopes, and
+ * must be called on the core that spawned the tasks.
+ */
+#ifndef UCO_COMBINE_H
+#define UCO_COMBINE_H
+
+#include <uco/common.h>
+#include <uco/task.h>
+
+/*
+ * asyncio.gather(*tasks, return_exceptions=True): wait for all n tasks.
+ * results[i] gets task i's result (NULL if it failed) and errors[i] 0 or its
+ * error; either array may be NULL.  Returns 0 if every task succeeded, else
+ * the number of tasks that failed (positive).  If the caller is cancelled
+ * (or its timeout scope expires) while waiting, the unfinished tasks are
+ * cancelled and joined, and -ECANCELED (or -ETIMEDOUT) is returned, with
+ * results/errors filled in for every task.
+ */
+UCO_API int uco_gather(uco_task *const *tasks, size_t n, void **results,
+		       int *errors);
+
+typedef enum uco_wait_mode {
+	UCO_ALL_COMPLETED,   /* return when every task has finished */
+	UCO_FIRST_COMPLETED, /* return when any task finishes */
+	UCO_FIRST_ERROR,     /* return when any task fails, or all finish */
+} uco_wait_mode;
+
+/*
+ * asyncio.wait(): wait until `mode` is satisfied or timeout_ns passes
+ * (UINT64_MAX: no timeout).  Does not cancel anything.  Returns the number
+ * of finished tasks (check each with uco_task_done()), -ECANCELED,
+ * -ETIMEDOUT (an enclosing scope expired), or -EINVAL (bad mode).  As in
+ * asyncio, the timeout expiring is not an error: the count tells.
+ */
+UCO_API int uco_wait(uco_task *const *tasks, size_t n, uco_wait_mode mode,
+		     uint64_t timeout_ns);
+
+typedef struct uco_as_completed uco_as_completed;
+
+/*
+ * asyncio.as_completed(): an iterator that hands back the tasks in the order
+ * they finish.  The array is copied.  Returns 0 or -ENOMEM.
+ */
+UCO_API int uco_as_completed_create(uco_as_completed **out,
+				    uco_task *const *tasks, size_t n);
+
+/*
+ * Next finished task.  Suspends.  Returns 1 with *t set, 0 when every task
+ * has been handed back, -ECANCELED or -ETIMEDOUT.
+ */
+UCO_API int uco_as_completed_next(uco_as_completed *it, uco_task **t);
+
+UCO_API void uco_as_completed_free(uco_as_completed *it);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * uco/common.h — what every uco header shares: the export macro and the
+ * conventions.
+ *
+ * Conventions, for every call in every uco header:
+ *   - A call that can fail returns 0 (or a count, or a size) on success and a
+ *     negative errno on failure.  There is no errno and no global error state.
+ *   - -ECANCELED: the calling task was cancelled (or the object was).
+ *     -ETIMEDOUT: a timeout (uco_wait_for, a timeout scope) expired.
+ *   - "Suspends" means the call may switch to other tasks before it returns.
+ *     Suspending calls may only be made from inside a task (inside uco_run);
+ *     outside one they return -EPERM.
+ *   - A call that fails synchronously never completes asynchronously.
+ *   - Objects come back through out-parameters; uco_X_free(NULL) is a no-op.
+ */
+#ifndef UCO_COMMON_H
+#define UCO_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(UCO_BUILDING)
+#define UCO_API __attribute__((visibility("default")))
+#else
+#define UCO_API
+#endif
+
+#define UCO_NSEC_PER_USEC 1000ull
+#define UCO_NSEC_PER_MSEC 1000000ull
+#define UCO_NSEC_PER_SEC 1000000000ull
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * uco/group.h — task groups (asyncio.TaskGroup, structured concurrency).
+ *
+ * Tasks spawned into a group belong to it.  The first member to fail (end
+ * with uco_fail(), other than -ECANCELED from being cancelled by the group)
+ * cancels every other member; uco_group_wait() waits for all members and
+ * returns that first error.  If the task waiting is cancelled, the members
+ * are cancelled and joined, and -ECANCELED is returned.
+ */
+#ifndef UCO_GROUP_H
+#define UCO_GROUP_H
+
+#include <uco/common.h>
+#include <uco/task.h>
+
+typedef struct uco_group uco_group;
+
+/* Create an empty group on the caller's core.  Returns 0, -ENOMEM, -EPERM. */
+UCO_API int uco_group_create(uco_group **out);
+
+/*
+ * Spawn fn(arg) into g on the caller's core.  *out (optional) receives an
+ * extra reference for the caller.  -ECANCELED if the group is already
+ * failing or cancelled; otherwise as uco_spawn().
+ */
+UCO_API int uco_group_spawn(uco_group *g, uco_task **out, uco_fn fn, void *arg,
+			    const uco_spawn_opts *opts);
+
+/*
+ * Wait for every member.  Suspends.  Returns 0, the first member's error,
+ * -ECANCELED if the caller was cancelled (members are cancelled and joined
+ * first), or -ETIMEDOUT if the caller's timeout scope expired (likewise).
+ */
+UCO_API int uco_group_wait(uco_group *g);
+
+/* Cancel every member; does not wait. */
+UCO_API void uco_group_cancel(uco_group *g);
+
+/*
+ * Free g.  Members still running are cancelled and detached (they finish on
+ * their own).  NULL is a no-op.
+ */
+UCO_API void uco_group_free(uco_group *g);
+
+#endif

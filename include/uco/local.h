@@ -1,0 +1,20 @@
+/*
+ * uco/local.h — task-local values (Python's contextvars).
+ *
+ * A key is the address of any object of the caller's (usually a static
+ * variable).  A task sees the values its parent had when it was spawned, and
+ * its own changes are invisible to its parent and to siblings.  Values are
+ * plain pointers: uco never frees what they point to.
+ */
+#ifndef UCO_LOCAL_H
+#define UCO_LOCAL_H
+
+#include <uco/common.h>
+
+/* Set key to value in the running task.  Returns 0, -ENOMEM, -EPERM. */
+UCO_API int uco_local_set(const void *key, void *value);
+
+/* The running task's value for key, or NULL if never set. */
+UCO_API void *uco_local_get(const void *key);
+
+#endif

@@ -1,0 +1,128 @@
+/*
+ * uco/task.h — tasks: spawn, join, cancel, yield, names and ids.
+ *
+ * A task is a function running on its own stack (a stackful coroutine) on
+ * the loop of one core; it never migrates.  It ends with either a result
+ * (what its function returned) or an error (uco_fail()), kept apart: joining
+ * a task that returned (void *)-5 still reports success with that pointer.
+ *
+ * Lifetime: uco_spawn() hands back a reference.  The task record stays valid
+ * until that reference is dropped with uco_task_release() — before or after
+ * the task finishes; a running task holds its own reference.  Pass a NULL
+ * out-parameter to spawn a detached task.  A handle is used (joined,
+ * cancelled, released) on the core that spawned the task.
+ *
+ * Cancellation (asyncio's rules): uco_cancel() asks a task to stop.  The
+ * suspending call it is in (or its next one) returns -ECANCELED, and so does
+ * every later suspending call until it finishes, unless it is inside a
+ * shield.  An I/O operation in flight is cancelled in the kernel
+ * (IORING_OP_ASYNC_CANCEL) and the call returns only after the kernel has let
+ * go of its buffers; an operation that completed anyway delivers its result.
+ * Cancelling a finished task does nothing.
+ */
+#ifndef UCO_TASK_H
+#define UCO_TASK_H
+
+#include <uco/common.h>
+
+typedef struct uco_task uco_task;
+
+/* A task body.  Its return value is the task's result; see uco_fail(). */
+typedef void *(*uco_fn)(void *arg);
+
+/* Options for uco_spawn(); NULL or zeroed fields mean the defaults. */
+typedef struct uco_spawn_opts {
+	const char *name;  /* copied; at most 31 bytes are kept (default "task-<id>") */
+	size_t stack_size; /* bytes (default: uco_config.stack_size) */
+} uco_spawn_opts;
+
+typedef enum uco_task_state {
+	UCO_TASK_READY,   /* queued to run */
+	UCO_TASK_RUNNING, /* the caller itself */
+	UCO_TASK_WAITING, /* suspended in an operation or on an object */
+	UCO_TASK_DONE,    /* finished, with a result or an error */
+} uco_task_state;
+
+/*
+ * Spawn fn(arg) on the caller's core.  It starts running when the caller
+ * next suspends or yields.  *out (if out is not NULL) receives a reference.
+ * Returns 0, -ENOMEM, -EINVAL (bad stack size) or -EPERM (not inside
+ * uco_run).  The child inherits the caller's task-local values.
+ */
+UCO_API int uco_spawn(uco_task **out, uco_fn fn, void *arg,
+		      const uco_spawn_opts *opts);
+
+/*
+ * Spawn fn(arg) on core `core` (an IORING_OP_MSG_RING wakes its loop).
+ * Same contract as uco_spawn(); -EINVAL if there is no such core.
+ */
+UCO_API int uco_spawn_on(unsigned core, uco_task **out, uco_fn fn, void *arg,
+			 const uco_spawn_opts *opts);
+
+/*
+ * Wait for t to finish.  Suspends.  Returns 0 and stores its result in
+ * *result (if not NULL); or t's error if it ended with uco_fail() (-ECANCELED
+ * if it was cancelled and gave up); or -ECANCELED if the caller was
+ * cancelled while waiting (t keeps running); -ETIMEDOUT if a timeout scope
+ * of the caller expired; -EDEADLK if t is the caller.
+ */
+UCO_API int uco_join(uco_task *t, void **result);
+
+/* Drop the reference from uco_spawn().  NULL is a no-op. */
+UCO_API void uco_task_release(uco_task *t);
+
+/*
+ * Ask t to stop (see the top of this file).  Does not suspend and does not
+ * wait: join t to know when it is gone.  Returns 0, or 1 if t had already
+ * finished (nothing done).
+ */
+UCO_API int uco_cancel(uco_task *t);
+
+/* Let every other ready task run once, then continue.  Suspends.
+ * Returns 0 or -ECANCELED. */
+UCO_API int uco_yield(void);
+
+/*
+ * End the calling task with an error: `return uco_fail(-EIO);`.  err must be
+ * negative.  Returns NULL so the task function can return it directly.
+ */
+UCO_API void *uco_fail(int err);
+
+/* The running task, or NULL outside a task. */
+UCO_API uco_task *uco_current(void);
+
+/* True if the running task has been asked to stop (shields do not hide it). */
+UCO_API bool uco_cancelling(void);
+
+/*
+ * Shield the running task from cancellation until the matching
+ * uco_shield_end() (they nest).  A cancel that arrives meanwhile is kept and
+ * takes effect at the next suspending call after the outermost end.
+ */
+UCO_API void uco_shield_begin(void);
+UCO_API void uco_shield_end(void);
+
+UCO_API uint64_t uco_task_id(const uco_task *t);     /* unique in the process */
+UCO_API const char *uco_task_name(const uco_task *t); /* valid while t is */
+UCO_API uco_task_state uco_task_get_state(const uco_task *t);
+UCO_API bool uco_task_done(const uco_task *t);
+
+/*
+ * The outcome of a finished task without suspending: 0 with *result set, or
+ * its error.  -EAGAIN if it has not finished.
+ */
+UCO_API int uco_task_outcome(const uco_task *t, void **result);
+
+/*
+ * Call fn for every live task on the caller's core (asyncio.all_tasks()).
+ * fn must not spawn or release tasks.  Returns the number of tasks visited.
+ */
+UCO_API size_t uco_tasks_foreach(void (*fn)(uco_task *t, void *ctx), void *ctx);
+
+/*
+ * Write one line per live task of the caller's core to fd: core, id, name,
+ * state and what it waits on.  (In debug mode SIGQUIT dumps every core.)
+ */
+UCO_API void uco_tasks_dump(int fd);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * uco.h — everything.  An io_uring-based async runtime: stackful coroutines
+ * on one completion loop per core, and asyncio's toolbox on top.
+ */
+#ifndef UCO_H
+#define UCO_H
+
+#include <uco/common.h>
+#include <uco/runtime.h>
+#include <uco/task.h>
+#include <uco/time.h>
+#include <uco/combine.h>
+#include <uco/group.h>
+#include <uco/future.h>
+#include <uco/offload.h>
+#include <uco/local.h>
+
+#endif
