@@ -1,0 +1,185 @@
+/*
+ * tests/harness.h — small helpers shared by the Check suites.
+ *
+ * Header-only (static functions), so every suite includes it without a
+ * separate object.  Check runs each test in a forked child (CK_FORK, the
+ * default), so a failed ck_assert inside a uco task ends that child and is
+ * reported as the test failing.
+ *
+ *   th_run(body, arg, cfg)   run body(arg) as the main task of uco_run with
+ *                            cfg (NULL: defaults) and assert uco_run
+ *                            returned 0
+ *   th_run_cores(body, arg, n)          the same with cfg.cores = n
+ *   th_child(fn, arg, &res)  run fn(arg) in a forked child whose stderr goes
+ *                            to a memfd; res gets the wait status and what
+ *                            the child wrote to stderr
+ *   th_count_fds(), th_count_maps(), th_count_threads()
+ *                            entries of /proc/self/fd, lines of
+ *                            /proc/self/maps, entries of /proc/self/task
+ */
+#ifndef UCO_TESTS_HARNESS_H
+#define UCO_TESTS_HARNESS_H
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <uco/uco.h>
+
+/* Built with AddressSanitizer?  (gcc defines the macro; clang has the
+ * feature test.) */
+#if defined(__SANITIZE_ADDRESS__)
+#define TH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TH_ASAN 1
+#endif
+#endif
+
+struct th_main {
+	void (*body)(void *arg);
+	void *arg;
+};
+
+static void *th_main_task(void *p)
+{
+	struct th_main *m = p;
+
+	m->body(m->arg);
+	return NULL;
+}
+
+/* Run body(arg) as uco_run's main task; assert uco_run returned 0. */
+static inline void th_run(void (*body)(void *arg), void *arg,
+			  const uco_config *cfg)
+{
+	struct th_main m = { body, arg };
+	int r = uco_run(th_main_task, &m, cfg, NULL);
+
+	ck_assert_msg(r == 0, "uco_run returned %d (%s)", r, strerror(-r));
+}
+
+static inline void th_run_cores(void (*body)(void *arg), void *arg,
+				unsigned cores)
+{
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.cores = cores;
+	th_run(body, arg, &cfg);
+}
+
+/* Entries in a /proc directory, without "." and "..". */
+static inline int th_count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_msg(d != NULL, "opendir %s: %s", path, strerror(errno));
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - (strcmp(path, "/proc/self/fd") == 0); /* the DIR's own fd */
+}
+
+static inline int th_count_fds(void)
+{
+	return th_count_dir("/proc/self/fd");
+}
+
+static inline int th_count_threads(void)
+{
+	return th_count_dir("/proc/self/task");
+}
+
+/* Lines of /proc/self/maps, read with plain read(2) so that counting does
+ * not itself allocate (and perhaps map) anything. */
+static inline int th_count_maps(void)
+{
+	char buf[65536];
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int n = 0;
+	ssize_t k;
+
+	ck_assert_msg(fd >= 0, "open /proc/self/maps: %s", strerror(errno));
+	while ((k = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < k; i++)
+			n += buf[i] == '\n';
+	close(fd);
+	return n;
+}
+
+/* What a forked child did. */
+struct th_child_result {
+	int status;      /* from waitpid */
+	char err[16384]; /* its stderr, NUL-terminated (truncated if longer) */
+	size_t err_len;
+};
+
+/*
+ * Run fn(arg) in a forked child with stderr sent to a memfd and core dumps
+ * off, then _exit(0) if fn returns.  Waits for the child (a crash is the
+ * point of some tests) and collects its stderr.
+ */
+static inline void th_child(void (*fn)(void *arg), void *arg,
+			    struct th_child_result *res)
+{
+	int fd = memfd_create("th-stderr", MFD_CLOEXEC);
+	pid_t pid;
+	ssize_t k;
+
+	ck_assert_msg(fd >= 0, "memfd_create: %s", strerror(errno));
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct rlimit nocore = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &nocore);
+		dup2(fd, STDERR_FILENO);
+		fn(arg);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &res->status, 0), pid);
+	k = pread(fd, res->err, sizeof(res->err) - 1, 0);
+	res->err_len = k > 0 ? (size_t)k : 0;
+	res->err[res->err_len] = '\0';
+	close(fd);
+}
+
+/* Describe a wait status, for failure messages. */
+static inline const char *th_status_str(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "status 0x%x", status);
+	return buf;
+}
+
+/* Run a suite; the exit status of a test program. */
+static inline int th_main_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#endif
