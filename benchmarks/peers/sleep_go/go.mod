@@ -1,0 +1,3 @@
+module uco/benchmarks/peers/sleep_go
+
+go 1.19

@@ -1,0 +1,3 @@
+module uco/benchmarks/peers/spawn_go
+
+go 1.19
