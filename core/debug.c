@@ -130,7 +130,6 @@ static void dump_run(struct uco__loop *l, struct uco__msg *m)
 		fputs(line, stderr);
 	}
 	uco__free(m, sizeof(struct dump_msg));
-	uco__live_add(l->rt, -1);
 }
 
 /*
@@ -165,7 +164,6 @@ static void *sigquit_watcher(void *arg)
 			if (!m)
 				break;
 			m->msg.fn = dump_run;
-			uco__live_add(l->rt, 1);
 			uco__msg_send(&l->rt->loops[i], &m->msg);
 		}
 	}

@@ -266,7 +266,7 @@ static void submit_and_wait(struct uco__loop *l, bool wait)
 static bool should_exit(struct uco__loop *l)
 {
 	return atomic_load_explicit(&l->rt->stopping, memory_order_acquire) &&
-	       atomic_load_explicit(&l->rt->live, memory_order_acquire) == 0 &&
+	       atomic_load_explicit(&l->rt->busy, memory_order_acquire) == 0 &&
 	       l->inflight == 0 && !l->ready_head &&
 	       !atomic_load_explicit(&l->inbox, memory_order_relaxed);
 }
@@ -289,22 +289,31 @@ void uco__loop_run(struct uco__loop *l)
 		submit_and_wait(l, true);
 		reap(l);
 	}
-	/* Flush the wake-ups this loop still owes others. */
+	/* Messages that carry no work (debug dumps) may still be queued. */
+	uco__msg_drain(l);
 	if (io_uring_sq_ready(&l->ring))
 		io_uring_submit(&l->ring);
 }
 
-void uco__live_add(struct uco__runtime *rt, long delta)
+void uco__live_add(struct uco__loop *l, long delta)
 {
-	long v = atomic_fetch_add_explicit(&rt->live, delta,
-					   memory_order_acq_rel) + delta;
-	struct uco__loop *self = uco__tls_loop;
+	struct uco__runtime *rt = l->rt;
+	long before = l->home_live;
+	long v;
 
+	l->home_live += delta;
+	if (before == 0 && l->home_live > 0) {
+		atomic_fetch_add_explicit(&rt->busy, 1, memory_order_acq_rel);
+		return;
+	}
+	if (before == 0 || l->home_live > 0)
+		return;
+	v = atomic_fetch_sub_explicit(&rt->busy, 1, memory_order_acq_rel) - 1;
 	if (v != 0 || !atomic_load_explicit(&rt->stopping, memory_order_acquire))
 		return;
 	/* The last task is gone: every loop must look at the exit condition,
 	 * including those asleep in io_uring_enter. */
 	for (unsigned i = 0; i < rt->nloops; i++)
-		if (&rt->loops[i] != self)
-			uco__loop_wake(&self->ring, &rt->loops[i], 0);
+		if (&rt->loops[i] != l)
+			uco__loop_wake(&l->ring, &rt->loops[i], 0);
 }

@@ -54,14 +54,16 @@ struct uco__loop {
 	void *altstack;                 /* SIGSEGV handler stack */
 	size_t altstack_size;
 	int exit_status;                /* start-up error of this loop */
-	uint64_t wake_seq;              /* debug: dumps requested */
+	long home_live;                 /* tasks homed here not yet gone, plus
+	                                   round trips (remote cancels, offload
+	                                   jobs) started here */
 };
 
 struct uco__runtime {
 	struct uco__loop *loops;
 	unsigned nloops;
 	uco_config cfg;
-	_Atomic long live;              /* live tasks + messages in flight */
+	_Atomic long busy;              /* loops whose home_live is not zero */
 	_Atomic bool stopping;
 	unsigned guard_budget;          /* guarded stacks left (atomic use) */
 	pthread_mutex_t start_mu;       /* start-up handshake */
@@ -108,9 +110,14 @@ int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt,
 void uco__loop_term(struct uco__loop *l);
 void uco__loop_run(struct uco__loop *l);
 
-/* A task or message count changed: wake every loop to re-check the exit
- * condition if it reached zero. */
-void uco__live_add(struct uco__runtime *rt, long delta);
+/*
+ * Count work that keeps the runtime alive, on the calling loop (l must be
+ * the caller's).  Only a loop's transitions between idle and busy touch the
+ * shared atomic, so spawning and finishing tasks costs no atomic operation
+ * while the loop has other work; when the last busy loop goes idle during
+ * shutdown, every loop is woken to re-check the exit condition.
+ */
+void uco__live_add(struct uco__loop *l, long delta);
 
 /* Wake loop `to` through the sender's ring `from`. */
 void uco__loop_wake(struct io_uring *from, struct uco__loop *to, int submit);

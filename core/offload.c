@@ -151,7 +151,7 @@ static void job_done(struct uco__loop *l, struct uco__msg *m)
 {
 	struct job *j = (struct job *)m;
 
-	uco__live_add(l->rt, -1);
+	uco__live_add(l, -1);
 	if (j->task) {
 		uco__wake(j->task, 0);
 		return; /* the waiting task reads the result and frees j */
@@ -203,7 +203,7 @@ UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 	pool->tail = j;
 	pthread_cond_signal(&pool->cv);
 	pthread_mutex_unlock(&pool->mu);
-	uco__live_add(self->loop->rt, 1);
+	uco__live_add(self->loop, 1);
 
 	r = uco__block(abandon, j, "to_thread");
 	if (r < 0)

@@ -2,8 +2,8 @@
  * uco_run: start one loop per core, run main on core 0, shut down cleanly.
  *
  * Shutdown: when main returns, the runtime is marked stopping and every
- * loop cancels the tasks it runs.  `live` counts tasks and cross-core
- * messages still in flight across all loops; a loop exits when it is zero,
+ * loop cancels the tasks it runs.  `busy` counts the loops that still have
+ * tasks (or round trips) homed on them; a loop exits when it is zero,
  * nothing of its own is in flight in the kernel, and its queues are empty.
  * The rings are torn down only after every loop thread has exited, so a
  * late IORING_OP_MSG_RING can never reach a closed (or reused) ring fd.
@@ -24,6 +24,10 @@
 #include "offload.h"
 #include "task.h"
 #include "uco_config.h"
+
+#if UCO_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
 UCO_API void uco_config_init(uco_config *cfg)
 {
@@ -74,7 +78,6 @@ static void stop_run(struct uco__loop *l, struct uco__msg *m)
 		uco__debug_report_alive(l);
 	uco__cancel_all(l);
 	uco__free(m, sizeof(*m));
-	uco__live_add(l->rt, -1);
 }
 
 static void *main_task(void *arg)
@@ -95,7 +98,6 @@ static void *main_task(void *arg)
 			continue;
 		}
 		m->fn = stop_run;
-		uco__live_add(rt, 1);
 		uco__msg_send(&rt->loops[i], m);
 	}
 	if (l->debug)
@@ -200,9 +202,15 @@ UCO_API int uco_run(uco_fn main_fn, void *arg, const uco_config *cfg_in,
 	rt->page = (size_t)sysconf(_SC_PAGESIZE);
 	rt->guard_budget = rt->cfg.guarded_stacks ? rt->cfg.guarded_stacks
 						  : read_max_map_count() / 4;
+#if UCO_HAVE_VALGRIND
+	/* valgrind tracks at most a few thousand mappings of its own; each
+	 * guard page costs two. */
+	if (RUNNING_ON_VALGRIND && rt->guard_budget > 1000)
+		rt->guard_budget = 1000;
+#endif
 	rt->main_fn = main_fn;
 	rt->main_arg = arg;
-	atomic_init(&rt->live, 0);
+	atomic_init(&rt->busy, 0);
 	atomic_init(&rt->stopping, false);
 	pthread_mutex_init(&rt->start_mu, NULL);
 	pthread_cond_init(&rt->start_cv, NULL);

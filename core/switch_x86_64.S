@@ -41,28 +41,39 @@
 	.type	uco__switch, @function
 uco__switch:
 	_CET_ENDBR
-	pushq	%rbp			/* callee-saved general registers */
-	pushq	%rbx
-	pushq	%r15
-	pushq	%r14
-	pushq	%r13
-	pushq	%r12
-	leaq	-8(%rsp), %rsp		/* room for the FP control state */
+	leaq	-56(%rsp), %rsp		/* frame below the return address */
 	stmxcsr	(%rsp)			/* SSE rounding/exception masks */
 	fnstcw	4(%rsp)			/* x87 precision/rounding control */
+	movq	%r12, 8(%rsp)		/* callee-saved general registers */
+	movq	%r13, 16(%rsp)
+	movq	%r14, 24(%rsp)
+	movq	%r15, 32(%rsp)
+	movq	%rbx, 40(%rsp)
+	movq	%rbp, 48(%rsp)
+	movl	(%rsp), %eax		/* our FP control state, to compare */
+	movzwl	4(%rsp), %ecx		/* (same-size loads: store-forwarded) */
 	movq	%rsp, (%rdi)		/* *save_sp = current stack pointer */
 
 	movq	%rsi, %rsp		/* switch stacks: now on the target */
-	ldmxcsr	(%rsp)
-	fldcw	4(%rsp)
-	leaq	8(%rsp), %rsp
-	popq	%r12
-	popq	%r13
-	popq	%r14
-	popq	%r15
-	popq	%rbx
-	popq	%rbp
-	ret				/* into the target where it left off */
+	movq	56(%rsp), %r8		/* where the target resumes */
+	cmpl	(%rsp), %eax		/* same FP control state as ours? */
+	jne	2f			/* rare: it changed rounding or masks */
+	cmpw	4(%rsp), %cx
+	jne	2f
+1:	movq	8(%rsp), %r12
+	movq	16(%rsp), %r13
+	movq	24(%rsp), %r14
+	movq	32(%rsp), %r15
+	movq	40(%rsp), %rbx
+	movq	48(%rsp), %rbp
+	leaq	64(%rsp), %rsp		/* pop the frame and the return address */
+	/* An indirect jump, not `ret`: the return-stack predictor expects us
+	 * back at our own caller and would mispredict every switch; the
+	 * indirect-branch predictor learns the ping-pong pattern. */
+	jmp	*%r8
+2:	ldmxcsr	(%rsp)			/* loading these stalls the pipeline, */
+	fldcw	4(%rsp)			/* so only when they differ */
+	jmp	1b
 	.size	uco__switch, .-uco__switch
 
 /*
