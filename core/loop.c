@@ -170,6 +170,14 @@ void uco__loop_flush(struct uco__loop *l)
 
 struct io_uring_sqe *uco__sqe_get(struct uco__loop *l, unsigned n)
 {
+	struct io_uring_sqe *sqe;
+
+	if (n == 1) {
+		/* io_uring_get_sqe checks for room itself. */
+		while (!(sqe = io_uring_get_sqe(&l->ring)))
+			uco__loop_flush(l);
+		return sqe;
+	}
 	while (io_uring_sq_space_left(&l->ring) < n)
 		uco__loop_flush(l);
 	return io_uring_get_sqe(&l->ring);
@@ -214,19 +222,34 @@ static void dispatch(struct uco__loop *l, uint64_t ud, int res, uint32_t flags)
 
 static void reap(struct uco__loop *l)
 {
-	struct io_uring_cqe *cqes[REAP_BATCH];
 	uint64_t ud[REAP_BATCH];
 	int res[REAP_BATCH];
 	uint32_t flags[REAP_BATCH];
-	unsigned n, i;
+	struct io_uring_cqe *cqe;
+	unsigned head, n, i;
 
-	/* Copy a batch out and hand the slots back before resuming anyone:
-	 * a resumed task may submit, and the kernel may then post more. */
-	while ((n = io_uring_peek_batch_cqe(&l->ring, cqes, REAP_BATCH)) > 0) {
-		for (i = 0; i < n; i++) {
-			ud[i] = cqes[i]->user_data;
-			res[i] = cqes[i]->res;
-			flags[i] = cqes[i]->flags;
+	for (;;) {
+		/* Copy a batch out and hand the slots back before resuming
+		 * anyone: a resumed task may submit, and the kernel may then
+		 * post more. */
+		n = 0;
+		io_uring_for_each_cqe(&l->ring, head, cqe) {
+			ud[n] = cqe->user_data;
+			res[n] = cqe->res;
+			flags[n] = cqe->flags;
+			if (++n == REAP_BATCH)
+				break;
+		}
+		if (n == 0) {
+			/* CQEs the CQ had no room for wait in the kernel's
+			 * overflow list; ask for them to be flushed in. */
+			if (IO_URING_READ_ONCE(*l->ring.sq.kflags) &
+			    IORING_SQ_CQ_OVERFLOW) {
+				io_uring_get_events(&l->ring);
+				if (io_uring_cq_ready(&l->ring))
+					continue;
+			}
+			return;
 		}
 		io_uring_cq_advance(&l->ring, n);
 		for (i = 0; i < n; i++)

@@ -17,6 +17,22 @@
 
 #define SLAB_BYTES (16u << 20) /* address space per slab (not memory) */
 #define TOP_SLOT 64            /* canary slot of the region above */
+#define COLORS 32              /* record offsets, in cache lines */
+
+/*
+ * Regions are aligned to their size, so without an offset every task
+ * record (and every task's top frames) would sit at the same address modulo
+ * 4 KiB and compete for the same few L1 sets: 64 tasks in flight thrash
+ * an 8-way cache.  Each region's metadata and record are shifted down by a
+ * "color" of 0..31 cache lines, keeping them within the region's top page.
+ */
+static struct uco__stack *region_meta(char *base, size_t region, unsigned i)
+{
+	size_t meta = (sizeof(struct uco__stack) + 63) & ~(size_t)63;
+	size_t color = (size_t)(i % COLORS) * 64;
+
+	return (struct uco__stack *)(base + region - TOP_SLOT - meta - color);
+}
 
 struct uco__slab {
 	struct uco__slab *next;
@@ -54,10 +70,8 @@ void uco__stack_pool_term(struct uco__stack_pool *p)
 #if UCO_HAVE_VALGRIND
 		for (unsigned i = 0; i < s->carved; i++) {
 			char *base = s->map + p->page + (size_t)i * s->region;
-			struct uco__stack *st = (struct uco__stack *)
-				(base + s->region - TOP_SLOT -
-				 ((sizeof(struct uco__stack) + 63) & ~(size_t)63));
-			VALGRIND_STACK_DEREGISTER(st->vg_id);
+			VALGRIND_STACK_DEREGISTER(
+				region_meta(base, s->region, i)->vg_id);
 		}
 #endif
 		munmap(s->map, s->map_size);
@@ -123,9 +137,7 @@ static struct uco__stack *carve(struct uco__stack_pool *p, struct uco__slab *s)
 {
 	unsigned i = s->carved;
 	char *base = s->map + p->page + (size_t)i * s->region;
-	size_t meta = (sizeof(struct uco__stack) + 63) & ~(size_t)63;
-	struct uco__stack *st =
-		(struct uco__stack *)(base + s->region - TOP_SLOT - meta);
+	struct uco__stack *st = region_meta(base, s->region, i);
 
 	if (i > 0 && s->guarded) {
 		/* Splits the slab's mapping: this is what max_map_count counts. */

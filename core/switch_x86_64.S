@@ -56,10 +56,11 @@ uco__switch:
 
 	movq	%rsi, %rsp		/* switch stacks: now on the target */
 	movq	56(%rsp), %r8		/* where the target resumes */
-	cmpl	(%rsp), %eax		/* same FP control state as ours? */
-	jne	2f			/* rare: it changed rounding or masks */
-	cmpw	4(%rsp), %cx
-	jne	2f
+	xorl	(%rsp), %eax		/* same MXCSR control bits as ours? */
+	testl	$0xffc0, %eax		/* (bits 0-5 are status flags, which */
+	jnz	2f			/* the ABI does not preserve) */
+	cmpw	4(%rsp), %cx		/* same x87 control word? */
+	jne	2f			/* rare: someone changed rounding */
 1:	movq	8(%rsp), %r12
 	movq	16(%rsp), %r13
 	movq	24(%rsp), %r14

@@ -22,44 +22,13 @@
 
 #define MAX_STACK (1ull << 30)
 
-struct uco_task *uco__self(void)
-{
-	struct uco__loop *l = uco__tls_loop;
-
-	return l ? l->current : NULL;
-}
-
-uint64_t uco__task_deadline(const struct uco_task *t)
-{
-	uint64_t d = UINT64_MAX;
-
-	for (unsigned i = 0; i < t->ndeadlines; i++)
-		if (t->deadlines[i] < d)
-			d = t->deadlines[i];
-	return d;
-}
-
-int uco__enter(struct uco_task **out)
-{
-	struct uco_task *t = uco__self();
-
-	*out = t;
-	if (!t)
-		return -EPERM;
-	if (t->cancel_req && !t->shield)
-		return -ECANCELED;
-	if (t->ndeadlines && uco_now() >= uco__task_deadline(t))
-		return -ETIMEDOUT;
-	return 0;
-}
-
 int uco__suspend(struct uco_task *t)
 {
 	struct uco__loop *l = t->loop;
 
 	/* A canary-protected stack is checked every time it is left: an
 	 * overflow has clobbered the word below the region by now. */
-	if (__builtin_expect(!uco__stack_ok(t->stack), 0))
+	if (__builtin_expect(t->canary && *t->canary != UCO_STACK_CANARY, 0))
 		uco__stack_overflow(t);
 	uco__ctx_switch(&t->ctx, &l->sched);
 	return t->wake_res;
@@ -159,6 +128,7 @@ static int task_new(struct uco__loop *home, struct uco__loop *runner,
 	t->loop = runner;
 	t->home = home;
 	t->stack = st;
+	t->canary = st->canary;
 	t->fn = fn;
 	t->arg = arg;
 	t->refs = 1;

@@ -19,7 +19,10 @@
 #include <uco/task.h>
 #include <uco/time.h>
 
+#include <errno.h>
+
 #include "list.h"
+#include "loop.h"
 #include "msg.h"
 #include "switch.h"
 #include "wait.h"
@@ -37,10 +40,32 @@ enum uco__wait_kind {
 };
 
 struct uco_task {
+	/* Hot: read or written on every suspension and resumption; kept in
+	 * the record's first cache line (without ASan). */
 	struct uco__ctx ctx;            /* saved registers while switched out */
 	struct uco__loop *loop;         /* the loop it runs on */
-	struct uco__loop *home;         /* the loop its handle belongs to */
 	struct uco_task *next_ready;    /* ready-queue link */
+	struct uco__op *wait_op;        /* UCO_WAIT_OP: the op in flight */
+	int wake_res;                   /* what the call it sleeps in returns */
+	uint8_t state;                  /* uco_task_state, written on t->loop */
+	uint8_t wait_kind;              /* enum uco__wait_kind */
+	bool cancel_req;                /* uco_cancel() was called */
+	uint8_t ndeadlines;             /* open timeout scopes */
+	uint16_t shield;                /* shield depth */
+	bool exiting;                   /* finished running; stack still in use */
+	bool finished;                  /* done as seen from home (outcome final) */
+
+	/* Warm: per wait, or per task. */
+	uint64_t *canary;               /* the stack's canary, NULL if guarded */
+	const char *wait_what;          /* for dumps: "sleep", "join", ... */
+	void (*wait_interrupt)(void *); /* UCO_WAIT_OBJECT: unlink from the object */
+	void *wait_ctx;
+	size_t heap_idx;                /* index in the loop's timer heap, 0 = none */
+	uint64_t wake_at;               /* object-wait deadline armed in the heap */
+	struct uco__loop *home;         /* the loop its handle belongs to */
+	struct uco__stack *stack;       /* the region this record lives in */
+
+	/* Cold: spawn, join and introspection. */
 	struct uco__node all_node;      /* on loop->tasks while alive */
 	struct uco__waitq joiners;      /* tasks joining it (on home) */
 	uint64_t id;
@@ -48,22 +73,7 @@ struct uco_task {
 	void *arg;
 	void *result;                   /* what fn returned */
 	int error;                      /* 0, or the uco_fail() error */
-	int wake_res;                   /* what the call it sleeps in returns */
-	uint8_t state;                  /* uco_task_state, written on t->loop */
-	uint8_t wait_kind;              /* enum uco__wait_kind */
-	bool finished;                  /* done as seen from home (outcome final) */
-	bool cancel_req;                /* uco_cancel() was called */
-	bool exiting;                   /* finished running; stack still in use */
-	uint8_t ndeadlines;             /* open timeout scopes */
-	uint16_t shield;                /* shield depth */
 	int refs;                       /* handle + running; touched on home only */
-	size_t heap_idx;                /* index in the loop's timer heap, 0 = none */
-	uint64_t wake_at;               /* object-wait deadline armed in the heap */
-	struct uco__op *wait_op;        /* UCO_WAIT_OP: the op in flight */
-	void (*wait_interrupt)(void *); /* UCO_WAIT_OBJECT: unlink from the object */
-	void *wait_ctx;
-	const char *wait_what;          /* for dumps: "sleep", "join", ... */
-	struct uco__stack *stack;       /* the region this record lives in */
 	struct uco__local *locals;      /* task-local values (shared, refcounted) */
 	uint64_t run_start;             /* debug mode: when it was last resumed */
 	uint64_t deadlines[UCO_TIMEOUT_DEPTH]; /* open scopes, absolute ns */
@@ -74,7 +84,12 @@ struct uco_task {
 };
 
 /* The running task of the calling thread, or NULL (scheduler / no loop). */
-struct uco_task *uco__self(void);
+static inline struct uco_task *uco__self(void)
+{
+	struct uco__loop *l = uco__tls_loop;
+
+	return l ? l->current : NULL;
+}
 
 /*
  * Suspend the running task until uco__make_ready(); returns the result
@@ -85,14 +100,38 @@ int uco__suspend(struct uco_task *t);
 /* Queue t to run, with `res` as the return value of its uco__suspend(). */
 void uco__make_ready(struct uco_task *t, int res);
 
+/* Earliest open deadline of t (UINT64_MAX if none). */
+static inline uint64_t uco__task_deadline(const struct uco_task *t);
+
 /*
  * The checks every suspending call starts with: -EPERM outside a task,
  * -ECANCELED if cancelled and not shielded, -ETIMEDOUT if a scope expired.
  */
-int uco__enter(struct uco_task **out);
+static inline int uco__enter(struct uco_task **out)
+{
+	struct uco_task *t = uco__self();
+
+	*out = t;
+	if (__builtin_expect(!t, 0))
+		return -EPERM;
+	if (__builtin_expect(t->cancel_req, 0) && !t->shield)
+		return -ECANCELED;
+	if (__builtin_expect(t->ndeadlines != 0, 0) &&
+	    uco_now() >= uco__task_deadline(t))
+		return -ETIMEDOUT;
+	return 0;
+}
 
 /* Earliest open deadline of t (UINT64_MAX if none). */
-uint64_t uco__task_deadline(const struct uco_task *t);
+static inline uint64_t uco__task_deadline(const struct uco_task *t)
+{
+	uint64_t d = UINT64_MAX;
+
+	for (unsigned i = 0; i < t->ndeadlines; i++)
+		if (t->deadlines[i] < d)
+			d = t->deadlines[i];
+	return d;
+}
 
 /* Cut t's current wait short with `reason` (-ECANCELED or -ETIMEDOUT). */
 void uco__interrupt(struct uco_task *t, int reason);
