@@ -170,13 +170,14 @@ static inline const char *th_status_str(int status, char *buf, size_t len)
 	return buf;
 }
 
-/* Run a suite; the exit status of a test program. */
+/* Run a suite; the exit status of a test program.  CK_VERBOSITY=verbose
+ * lists every test. */
 static inline int th_main_run(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
 	int failed;
 
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
