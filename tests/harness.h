@@ -104,10 +104,11 @@ static inline int th_count_threads(void)
 }
 
 /* Lines of /proc/self/maps, read with plain read(2) so that counting does
- * not itself allocate (and perhaps map) anything. */
+ * not itself allocate (and perhaps map) anything.  The buffer is small:
+ * this is called from tasks, whose stacks may be 16 KiB. */
 static inline int th_count_maps(void)
 {
-	char buf[65536];
+	char buf[2048];
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	int n = 0;
 	ssize_t k;
