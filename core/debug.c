@@ -42,9 +42,18 @@ static size_t append(char *buf, size_t at, size_t cap, const char *s)
 
 __attribute__((noreturn)) void uco__stack_overflow(const struct uco_task *t)
 {
-	char msg[256], num[24];
+	char msg[256], num[24], dflt[32];
 	size_t n = 0;
-	const char *name = t->name[0] ? t->name : "(unnamed)";
+	const char *name = t->name;
+
+	/* The default name "task-<id>" is made on first use by
+	 * uco_task_name() (snprintf: not async-signal-safe); build it here. */
+	if (!name[0]) {
+		size_t k = append(dflt, 0, sizeof(dflt), "task-");
+		k += fmt_u64(dflt + k, t->id);
+		dflt[k] = '\0';
+		name = dflt;
+	}
 
 	n = append(msg, n, sizeof(msg), "uco: stack overflow in task '");
 	n = append(msg, n, sizeof(msg), name);
