@@ -1,0 +1,473 @@
+/*
+ * Suite "offload": uco_to_thread (asyncio.to_thread).
+ *
+ *   - returns fn's result, runs fn on a pool thread, not the loop's;
+ *   - many concurrent calls, and the pool really runs offload_threads of
+ *     them at once;
+ *   - a caller cancelled (or timed out) mid-call gets -ECANCELED
+ *     (-ETIMEDOUT) at once while fn is still blocked; fn finishes later and
+ *     `cleanup` runs on the caller's loop, so nothing leaks;
+ *   - the loop keeps running other tasks while fn blocks;
+ *   - uco_run waits for abandoned calls before it returns.
+ *
+ * The blocking functions block on pipes and barriers the test controls,
+ * never on a sleep.  Their argument is malloc()ed and freed by `cleanup`,
+ * so a cleanup that never runs is a leak LeakSanitizer reports (ASan
+ * build) and jemalloc's statistics show (leakcheck.h).
+ */
+#include "harness.h"
+#include "leakcheck.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* ---- a blocking function the test controls --------------------------- */
+
+struct blk {
+	int started;  /* fn writes a byte here when it starts (or -1) */
+	int release;  /* fn blocks reading a byte from here */
+	void *ret;
+};
+
+static atomic_int g_fn_returned;
+static atomic_int g_cleanups;
+static pthread_t g_loop_thread;
+static uco_future *g_cleanup_done; /* completed by the cleanup, if set */
+
+static void *blocker(void *arg)
+{
+	struct blk *b = arg;
+	char c = 1;
+
+	ck_assert(!pthread_equal(pthread_self(), g_loop_thread));
+	if (b->started >= 0)
+		ck_assert_int_eq(write(b->started, &c, 1), 1);
+	ck_assert_int_eq(read(b->release, &c, 1), 1);
+	atomic_fetch_add(&g_fn_returned, 1);
+	return b->ret;
+}
+
+static void blk_cleanup(void *arg, void *result)
+{
+	struct blk *b = arg;
+
+	/* On the caller's loop, after fn returned, with fn's result. */
+	ck_assert(pthread_equal(pthread_self(), g_loop_thread));
+	ck_assert_int_eq(atomic_load(&g_fn_returned), 1);
+	ck_assert_ptr_eq(result, b->ret);
+	free(b);
+	atomic_fetch_add(&g_cleanups, 1);
+	if (g_cleanup_done)
+		ck_assert_int_eq(uco_future_set_result(g_cleanup_done, NULL), 0);
+}
+
+/* Start of every test body: a body may run twice (warm-up, measure). */
+static void reset(void)
+{
+	g_loop_thread = pthread_self();
+	atomic_store(&g_fn_returned, 0);
+	atomic_store(&g_cleanups, 0);
+	g_cleanup_done = NULL;
+}
+
+static struct blk *blk_new(int started, int release, void *ret)
+{
+	struct blk *b = malloc(sizeof(*b));
+
+	ck_assert_ptr_nonnull(b);
+	b->started = started;
+	b->release = release;
+	b->ret = ret;
+	return b;
+}
+
+/* Pool-side helper: wait for one byte on fd. */
+static void *read_byte(void *arg)
+{
+	char c;
+
+	return (void *)(intptr_t)read((int)(intptr_t)arg, &c, 1);
+}
+
+/* Wait (without blocking the loop) until a blocker has started. */
+static void await_started(int fd)
+{
+	void *res = NULL;
+
+	ck_assert_int_eq(uco_to_thread(read_byte, (void *)(intptr_t)fd, &res,
+				       NULL), 0);
+	ck_assert_ptr_eq(res, (void *)1);
+}
+
+static void release(int fd)
+{
+	char c = 1;
+
+	ck_assert_int_eq(write(fd, &c, 1), 1);
+}
+
+static void make_pipe(int p[2])
+{
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+}
+
+static void close_pipe(int p[2])
+{
+	close(p[0]);
+	close(p[1]);
+}
+
+static void warm_pool(void);
+
+/* ---- results --------------------------------------------------------- */
+
+static void *plus_one(void *arg)
+{
+	ck_assert(!pthread_equal(pthread_self(), g_loop_thread));
+	return (void *)((intptr_t)arg + 1);
+}
+
+static void body_result(void *arg)
+{
+	void *res = NULL;
+
+	(void)arg;
+	reset();
+	ck_assert_int_eq(uco_to_thread(plus_one, (void *)41, &res, NULL), 0);
+	ck_assert_ptr_eq(res, (void *)42);
+	/* result may be NULL; fn must not be. */
+	ck_assert_int_eq(uco_to_thread(plus_one, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(uco_to_thread(NULL, NULL, &res, NULL), -EINVAL);
+	/* A result that looks like an errno is still a result. */
+	ck_assert_int_eq(uco_to_thread(plus_one, (void *)-6, &res, NULL), 0);
+	ck_assert_ptr_eq(res, (void *)-5);
+	/* cleanup is only for abandoned calls. */
+	{
+		int rel[2];
+		make_pipe(rel);
+		release(rel[1]);
+		ck_assert_int_eq(uco_to_thread(blocker, blk_new(-1, rel[0],
+					(void *)7), &res, blk_cleanup), 0);
+		ck_assert_ptr_eq(res, (void *)7);
+		ck_assert_int_eq(atomic_load(&g_cleanups), 0);
+		close_pipe(rel);
+	}
+}
+
+START_TEST(test_result)
+{
+	th_run(body_result, NULL, NULL);
+}
+END_TEST
+
+/* ---- many calls ---------------------------------------------------------- */
+
+#define NCALLERS 64
+#define NCALLS 20
+
+static void *caller(void *arg)
+{
+	intptr_t base = (intptr_t)arg * 1000;
+
+	for (intptr_t i = 0; i < NCALLS; i++) {
+		void *res = NULL;
+
+		ck_assert_int_eq(uco_to_thread(plus_one, (void *)(base + i), &res,
+					       NULL), 0);
+		ck_assert_ptr_eq(res, (void *)(base + i + 1));
+	}
+	return NULL;
+}
+
+static void body_many(void *arg)
+{
+	uco_task *t[NCALLERS];
+
+	(void)arg;
+	reset();
+	for (intptr_t i = 0; i < NCALLERS; i++)
+		ck_assert_int_eq(uco_spawn(&t[i], caller, (void *)i, NULL), 0);
+	for (int i = 0; i < NCALLERS; i++) {
+		ck_assert_int_eq(uco_join(t[i], NULL), 0);
+		uco_task_release(t[i]);
+	}
+}
+
+START_TEST(test_many_concurrent)
+{
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.offload_threads = 4;
+	warm_pool();
+	lc_run(body_many, NULL, &cfg);
+}
+END_TEST
+
+/* offload_threads calls meet at a barrier: it only opens if the pool runs
+ * them all at the same time. */
+#define NPOOL 4
+static pthread_barrier_t g_barrier;
+
+static void *meet(void *arg)
+{
+	pthread_barrier_wait(&g_barrier);
+	return arg;
+}
+
+static void *meet_caller(void *arg)
+{
+	void *res = NULL;
+
+	ck_assert_int_eq(uco_to_thread(meet, arg, &res, NULL), 0);
+	ck_assert_ptr_eq(res, arg);
+	return NULL;
+}
+
+static void body_parallel(void *arg)
+{
+	uco_task *t[NPOOL];
+
+	(void)arg;
+	for (intptr_t i = 0; i < NPOOL; i++)
+		ck_assert_int_eq(uco_spawn(&t[i], meet_caller, (void *)i, NULL), 0);
+	for (int i = 0; i < NPOOL; i++) {
+		ck_assert_int_eq(uco_join(t[i], NULL), 0);
+		uco_task_release(t[i]);
+	}
+}
+
+/* With the default configuration (NPOOL offload threads), one call per
+ * pool thread at once. */
+static void warm_pool(void)
+{
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	ck_assert_uint_eq(cfg.offload_threads, NPOOL);
+	pthread_barrier_init(&g_barrier, NULL, NPOOL);
+	th_run(body_parallel, NULL, &cfg);
+	pthread_barrier_destroy(&g_barrier);
+}
+
+START_TEST(test_pool_parallel)
+{
+	warm_pool();
+}
+END_TEST
+
+/* ---- cancelled mid-call ---------------------------------------------- */
+
+static int g_caller_r = 1;
+
+static void *offload_caller(void *b)
+{
+	void *res = (void *)0xdead;
+
+	g_caller_r = uco_to_thread(blocker, b, &res, blk_cleanup);
+	ck_assert_ptr_eq(res, (void *)0xdead); /* untouched when abandoned */
+	return g_caller_r < 0 ? uco_fail(g_caller_r) : res;
+}
+
+static void body_cancel_midcall(void *arg)
+{
+	int started[2], rel[2];
+	uco_task *t;
+
+	(void)arg;
+	reset();
+	g_caller_r = 1;
+	make_pipe(started);
+	make_pipe(rel);
+	ck_assert_int_eq(uco_future_create(&g_cleanup_done), 0);
+	ck_assert_int_eq(uco_spawn(&t, offload_caller,
+				   blk_new(started[1], rel[0], (void *)0xb10c),
+				   NULL), 0);
+	await_started(started[0]);
+	ck_assert_int_eq(uco_task_get_state(t), UCO_TASK_WAITING);
+
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), -ECANCELED);
+	ck_assert_int_eq(g_caller_r, -ECANCELED);
+	/* The caller is gone while fn is still blocked in read(). */
+	ck_assert_int_eq(atomic_load(&g_fn_returned), 0);
+	ck_assert_int_eq(atomic_load(&g_cleanups), 0);
+	uco_task_release(t);
+
+	/* Let fn finish: its result goes to the cleanup, on this loop. */
+	release(rel[1]);
+	ck_assert_int_eq(uco_future_wait(g_cleanup_done, NULL), 0);
+	ck_assert_int_eq(atomic_load(&g_fn_returned), 1);
+	ck_assert_int_eq(atomic_load(&g_cleanups), 1);
+	uco_future_free(g_cleanup_done);
+	g_cleanup_done = NULL;
+	close_pipe(started);
+	close_pipe(rel);
+}
+
+START_TEST(test_cancel_midcall)
+{
+	warm_pool();
+	lc_run(body_cancel_midcall, NULL, NULL);
+}
+END_TEST
+
+/* ---- timed out mid-call ------------------------------------------------ */
+
+static int to_thread_blocker(void *b)
+{
+	return uco_to_thread(blocker, b, NULL, blk_cleanup);
+}
+
+static void body_timeout(void *arg)
+{
+	int rel[2];
+	int scope;
+	uint64_t t0;
+
+	(void)arg;
+	reset();
+	make_pipe(rel);
+	ck_assert_int_eq(uco_future_create(&g_cleanup_done), 0);
+
+	/* A timeout scope around the call. */
+	t0 = uco_now();
+	scope = uco_timeout_begin(20 * UCO_NSEC_PER_MSEC);
+	ck_assert_int_ge(scope, 0);
+	ck_assert_int_eq(uco_to_thread(blocker, blk_new(-1, rel[0], (void *)1),
+				       NULL, blk_cleanup), -ETIMEDOUT);
+	ck_assert_int_eq(uco_timeout_end(scope), -ETIMEDOUT);
+	/* Generous bound: it returned at the deadline, not when fn did. */
+	ck_assert_uint_lt(uco_now() - t0, 5 * UCO_NSEC_PER_SEC);
+	ck_assert_int_eq(atomic_load(&g_fn_returned), 0);
+	release(rel[1]);
+	ck_assert_int_eq(uco_future_wait(g_cleanup_done, NULL), 0);
+	uco_future_free(g_cleanup_done);
+
+	/* And uco_wait_for around it. */
+	atomic_store(&g_fn_returned, 0);
+	ck_assert_int_eq(uco_future_create(&g_cleanup_done), 0);
+	ck_assert_int_eq(uco_wait_for(20 * UCO_NSEC_PER_MSEC, to_thread_blocker,
+				      blk_new(-1, rel[0], (void *)2)),
+			 -ETIMEDOUT);
+	ck_assert_int_eq(atomic_load(&g_fn_returned), 0);
+	release(rel[1]);
+	ck_assert_int_eq(uco_future_wait(g_cleanup_done, NULL), 0);
+	uco_future_free(g_cleanup_done);
+	g_cleanup_done = NULL;
+	ck_assert_int_eq(atomic_load(&g_cleanups), 2);
+	close_pipe(rel);
+}
+
+START_TEST(test_timeout)
+{
+	warm_pool();
+	lc_run(body_timeout, NULL, NULL);
+}
+END_TEST
+
+/* ---- the loop runs on -------------------------------------------------- */
+
+static int g_ticks;
+
+static void *ticker(void *arg)
+{
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(uco_nop(), 0);
+		ck_assert_int_eq(uco_yield(), 0);
+		g_ticks++;
+	}
+	/* Only now may the blocked function return. */
+	release((int)(intptr_t)arg);
+	return NULL;
+}
+
+static void body_not_blocking(void *arg)
+{
+	int rel[2];
+	uco_task *t;
+	void *res = NULL;
+
+	(void)arg;
+	reset();
+	make_pipe(rel);
+	ck_assert_int_eq(uco_spawn(&t, ticker, (void *)(intptr_t)rel[1], NULL),
+			 0);
+	ck_assert_int_eq(uco_to_thread(blocker, blk_new(-1, rel[0], (void *)3),
+				       &res, blk_cleanup), 0);
+	ck_assert_ptr_eq(res, (void *)3);
+	ck_assert_int_eq(g_ticks, 100);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	close_pipe(rel);
+	/* Not abandoned: the cleanup is the caller's job; here it frees. */
+	ck_assert_int_eq(atomic_load(&g_cleanups), 0);
+}
+
+START_TEST(test_loop_not_blocked)
+{
+	th_run(body_not_blocking, NULL, NULL);
+}
+END_TEST
+
+/* ---- shutdown waits for abandoned calls ----------------------------------- */
+
+struct abandon_ctx {
+	int started[2], rel[2];
+};
+
+static void *abandon_main(void *arg)
+{
+	struct abandon_ctx *c = arg;
+	uco_task *t;
+
+	reset();
+	ck_assert_int_eq(uco_spawn(&t, offload_caller,
+				   blk_new(c->started[1], c->rel[0], (void *)9),
+				   NULL), 0);
+	await_started(c->started[0]);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), -ECANCELED);
+	uco_task_release(t);
+	ck_assert_int_eq(atomic_load(&g_fn_returned), 0);
+	/* fn may return from now on, while the runtime shuts down: uco_run
+	 * must wait for it and run its cleanup before returning. */
+	release(c->rel[1]);
+	return NULL;
+}
+
+START_TEST(test_shutdown_waits)
+{
+	struct abandon_ctx c;
+
+	make_pipe(c.started);
+	make_pipe(c.rel);
+	ck_assert_int_eq(uco_run(abandon_main, &c, NULL, NULL), 0);
+	ck_assert_int_eq(atomic_load(&g_fn_returned), 1);
+	ck_assert_int_eq(atomic_load(&g_cleanups), 1);
+	close_pipe(c.started);
+	close_pipe(c.rel);
+}
+END_TEST
+
+static Suite *offload_suite(void)
+{
+	Suite *s = suite_create("offload");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_result);
+	tcase_add_test(tc, test_many_concurrent);
+	tcase_add_test(tc, test_pool_parallel);
+	tcase_add_test(tc, test_cancel_midcall);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_loop_not_blocked);
+	tcase_add_test(tc, test_shutdown_waits);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return th_main_run(offload_suite());
+}
