@@ -19,7 +19,6 @@ __thread struct uco__loop *uco__tls_loop;
 /* Tasks run per ready phase before the loop checks the ring again, so a
  * task that keeps yielding cannot starve I/O completions. */
 #define READY_BUDGET 4096
-#define REAP_BATCH 64
 
 int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt, unsigned core)
 {
@@ -115,16 +114,22 @@ static struct uco_task *ready_pop(struct uco__loop *l)
 void uco__run_task(struct uco__loop *l, struct uco_task *t)
 {
 	l->current = t;
+	l->handoffs = 0;
 	t->state = UCO_TASK_RUNNING;
 	if (__builtin_expect(l->debug, 0))
 		t->run_start = uco_now();
 	uco__ctx_switch(&l->sched, &t->ctx);
+	/* Tasks hand the CPU to each other directly (uco__suspend), so the
+	 * one that comes back here need not be the one we switched to. */
+	t = l->current;
 	l->current = NULL;
-	if (__builtin_expect(l->debug, 0))
-		uco__debug_ran(l, t);
-	if (t->exiting)
+	if (t->exiting) {
+		if (__builtin_expect(l->debug, 0))
+			uco__debug_ran(l, t);
 		uco__task_exited(l, t);
+	}
 }
+
 
 static void run_ready(struct uco__loop *l)
 {
@@ -161,6 +166,7 @@ void uco__loop_flush(struct uco__loop *l)
 			 * the task retries. */
 			struct uco_task *t = l->current;
 			uco__make_ready(t, 0);
+			l->handoffs = UCO_HANDOFF_BUDGET; /* to the scheduler */
 			uco__suspend(t);
 		} else {
 			reap(l);
@@ -206,12 +212,8 @@ void uco__loop_wake(struct io_uring *from, struct uco__loop *to, int submit)
 		io_uring_submit(from);
 }
 
-static void dispatch(struct uco__loop *l, uint64_t ud, int res, uint32_t flags)
+static void dispatch_special(struct uco__loop *l, uint64_t ud, int res)
 {
-	if (ud >= 4096) {
-		uco__op_complete(ud, res, flags);
-		return;
-	}
 	if (ud == UCO_UD_WAKE)
 		return; /* the inbox is drained every turn */
 	l->inflight--;
@@ -220,27 +222,30 @@ static void dispatch(struct uco__loop *l, uint64_t ud, int res, uint32_t flags)
 			l->core, strerror(-res));
 }
 
+static void dispatch(struct uco__loop *l, uint64_t ud, int res, uint32_t flags)
+{
+	struct uco_task *t;
+
+	if (ud < 4096)
+		dispatch_special(l, ud, res);
+	else if ((t = uco__op_complete(ud, res, flags)))
+		uco__run_task(l, t);
+}
+
 static void reap(struct uco__loop *l)
 {
-	uint64_t ud[REAP_BATCH];
-	int res[REAP_BATCH];
-	uint32_t flags[REAP_BATCH];
 	struct io_uring_cqe *cqe;
-	unsigned head, n, i;
+	unsigned head;
 
 	for (;;) {
-		/* Copy a batch out and hand the slots back before resuming
-		 * anyone: a resumed task may submit, and the kernel may then
-		 * post more. */
-		n = 0;
-		io_uring_for_each_cqe(&l->ring, head, cqe) {
-			ud[n] = cqe->user_data;
-			res[n] = cqe->res;
-			flags[n] = cqe->flags;
-			if (++n == REAP_BATCH)
-				break;
-		}
-		if (n == 0) {
+		uint64_t ud;
+		int res;
+		uint32_t flags;
+
+		cqe = NULL;
+		io_uring_for_each_cqe(&l->ring, head, cqe)
+			break;
+		if (!cqe) {
 			/* CQEs the CQ had no room for wait in the kernel's
 			 * overflow list; ask for them to be flushed in. */
 			if (IO_URING_READ_ONCE(*l->ring.sq.kflags) &
@@ -251,9 +256,15 @@ static void reap(struct uco__loop *l)
 			}
 			return;
 		}
-		io_uring_cq_advance(&l->ring, n);
-		for (i = 0; i < n; i++)
-			dispatch(l, ud[i], res[i], flags[i]);
+		/* Copy the CQE out and hand its slot back before resuming
+		 * anyone: a resumed task may submit, the kernel may then post
+		 * more.  One at a time, because the task resumed here goes on
+		 * to resume the next CQE's task itself (uco__pick_next). */
+		ud = cqe->user_data;
+		res = cqe->res;
+		flags = cqe->flags;
+		io_uring_cq_advance(&l->ring, 1);
+		dispatch(l, ud, res, flags);
 	}
 }
 
@@ -339,4 +350,46 @@ void uco__live_add(struct uco__loop *l, long delta)
 	for (unsigned i = 0; i < rt->nloops; i++)
 		if (&rt->loops[i] != l)
 			uco__loop_wake(&l->ring, &rt->loops[i], 0);
+}
+
+/*
+ * Called by a suspending task: the next task to run without going through
+ * the scheduler — the head of the ready queue, else the task whose op's
+ * last CQE is next in the CQ — or NULL if neither is there (or the task has
+ * handed off UCO_HANDOFF_BUDGET times since the scheduler last ran, so the
+ * scheduler gets its turn to submit, drain messages and fire timers).
+ */
+struct uco_task *uco__pick_next(struct uco__loop *l)
+{
+	struct uco_task *t;
+	struct io_uring_cqe *cqe;
+
+	if (l->handoffs >= UCO_HANDOFF_BUDGET)
+		return NULL;
+	l->handoffs++;
+	if ((t = ready_pop(l)))
+		return t;
+	for (;;) {
+		unsigned head;
+		uint64_t ud;
+
+		cqe = NULL;
+		io_uring_for_each_cqe(&l->ring, head, cqe)
+			break;
+		if (!cqe)
+			break;
+		ud = cqe->user_data;
+		int res = cqe->res;
+		uint32_t flags = cqe->flags;
+
+		/* Hand the slot back before anything runs (see reap()). */
+		io_uring_cq_advance(&l->ring, 1);
+		if (ud >= 4096) {
+			if ((t = uco__op_complete(ud, res, flags)))
+				return t;
+		} else {
+			dispatch_special(l, ud, res);
+		}
+	}
+	return NULL;
 }

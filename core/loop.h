@@ -44,6 +44,8 @@ struct uco__loop {
 	unsigned inflight;              /* SQEs whose CQE has not come back */
 	unsigned core;                  /* index in the runtime */
 	uint64_t next_id;               /* task ids: next_id * ncores + core + 1 */
+	unsigned handoffs;              /* task-to-task switches since the
+	                                   scheduler last ran */
 	struct uco__runtime *rt;
 	struct uco__stack_pool stacks;
 	struct uco__timers timers;
@@ -91,8 +93,14 @@ static inline struct uco__loop *uco__loop_current(void)
 void uco__ready_push(struct uco__loop *l, struct uco_task *t);
 
 /* Switch from the scheduler into t right now (off a CQE, or from the ready
- * queue).  Returns when t suspends or finishes. */
+ * queue).  Returns when some task switches back to the scheduler. */
 void uco__run_task(struct uco__loop *l, struct uco_task *t);
+
+/* Hand-offs a task may make before the scheduler must run. */
+#define UCO_HANDOFF_BUDGET 256
+
+/* The next task to run straight from a suspending one, or NULL. */
+struct uco_task *uco__pick_next(struct uco__loop *l);
 
 /*
  * An SQE from l's ring, flushing the SQ to the kernel when it is full.

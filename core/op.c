@@ -38,6 +38,13 @@ int uco__op_begin(struct uco__op *op, struct io_uring_sqe **sqe)
 	return uco__op_begin_ex(op, sqe, true);
 }
 
+/* The kernel's internal "restart the syscall" codes (include/linux/errno.h),
+ * never meant for userspace.  An op interrupted in an io-wq worker (an
+ * ASYNC_CANCEL or a linked timeout that finds it running, e.g. a blocking
+ * openat of a FIFO) can complete with one of them as its CQE's res. */
+#define KERN_ERESTARTSYS 512
+#define KERN_ERESTART_RESTARTBLOCK 516
+
 static int map_result(const struct uco__op *op)
 {
 	int res = op->res;
@@ -46,6 +53,8 @@ static int map_result(const struct uco__op *op)
 	 * raced it: the kernel did the work. */
 	if (res >= 0)
 		return res;
+	if (res <= -KERN_ERESTARTSYS && res >= -KERN_ERESTART_RESTARTBLOCK)
+		res = -EINTR;
 	if (res == -ECANCELED || res == -EINTR) {
 		if (op->flags & UCO_OP_CANCELLED)
 			return -ECANCELED;
@@ -102,7 +111,7 @@ void uco__op_cancel(struct uco__op *op)
 	l->inflight++;
 }
 
-void uco__op_complete(uint64_t user_data, int res, uint32_t flags)
+struct uco_task *uco__op_complete(uint64_t user_data, int res, uint32_t flags)
 {
 	struct uco__op *op =
 		(struct uco__op *)(uintptr_t)(user_data & ~(uint64_t)UCO_OP_TAG_MASK);
@@ -123,9 +132,10 @@ void uco__op_complete(uint64_t user_data, int res, uint32_t flags)
 		break;
 	}
 	l->inflight--;
-	if (--op->pending == 0) {
-		op->task->wait_kind = UCO_WAIT_NONE;
-		/* Resume the task straight off its last CQE. */
-		uco__run_task(l, op->task);
-	}
+	if (--op->pending > 0)
+		return NULL;
+	/* The kernel is done with the op: its task is resumed straight off
+	 * this CQE, by whoever is walking the CQ. */
+	op->task->wait_kind = UCO_WAIT_NONE;
+	return op->task;
 }

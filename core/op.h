@@ -82,7 +82,8 @@ int uco__op_wait(struct uco__op *op, struct io_uring_sqe *sqe);
 /* Cancel the op t waits in (IORING_OP_ASYNC_CANCEL); idempotent. */
 void uco__op_cancel(struct uco__op *op);
 
-/* A CQE for an op record arrived (called by the loop's reap phase). */
-void uco__op_complete(uint64_t user_data, int res, uint32_t flags);
+/* A CQE for an op record arrived.  Returns the task to resume now (its
+ * op's last CQE), or NULL. */
+struct uco_task *uco__op_complete(uint64_t user_data, int res, uint32_t flags);
 
 #endif

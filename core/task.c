@@ -28,9 +28,29 @@ int uco__suspend(struct uco_task *t)
 
 	/* A canary-protected stack is checked every time it is left: an
 	 * overflow has clobbered the word below the region by now. */
+	struct uco_task *next;
+
 	if (__builtin_expect(t->canary && *t->canary != UCO_STACK_CANARY, 0))
 		uco__stack_overflow(t);
-	uco__ctx_switch(&t->ctx, &l->sched);
+	if (__builtin_expect(l->debug, 0))
+		uco__debug_ran(l, t);
+	/* Switch straight to the next task when there is one: one switch per
+	 * resumption instead of two through the scheduler. */
+	next = uco__pick_next(l);
+	if (next == t) {
+		/* It was itself first in the ready queue (a yield). */
+		t->state = UCO_TASK_RUNNING;
+	} else if (next) {
+		l->current = next;
+		next->state = UCO_TASK_RUNNING;
+		if (__builtin_expect(l->debug, 0))
+			next->run_start = uco_now();
+		uco__ctx_switch(&t->ctx, &next->ctx);
+	} else {
+		uco__ctx_switch(&t->ctx, &l->sched);
+	}
+	if (__builtin_expect(l->debug, 0))
+		t->run_start = uco_now();
 	return t->wake_res;
 }
 
