@@ -14,7 +14,8 @@
 #include "op.h"
 #include "task.h"
 
-__thread struct uco__loop *uco__tls_loop;
+__thread struct uco__loop *uco__tls_loop
+	__attribute__((tls_model("initial-exec")));
 
 /* Tasks run per ready phase before the loop checks the ring again, so a
  * task that keeps yielding cannot starve I/O completions. */

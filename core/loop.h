@@ -82,7 +82,11 @@ struct uco__runtime {
 	struct sigaction old_bus;
 };
 
-extern __thread struct uco__loop *uco__tls_loop;
+/* initial-exec: a plain %fs-relative access even from libuco.so (which is
+ * linked at start-up, not dlopen()ed), instead of a __tls_get_addr call on
+ * every suspending call. */
+extern __thread struct uco__loop *uco__tls_loop
+	__attribute__((tls_model("initial-exec")));
 
 static inline struct uco__loop *uco__loop_current(void)
 {
