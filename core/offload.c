@@ -46,6 +46,7 @@ struct uco__offload {
 	struct job *head, *tail;
 	struct worker *workers;
 	unsigned max, started, idle;
+	unsigned queued;              /* jobs on the queue, not yet taken */
 	bool stop;
 };
 
@@ -67,6 +68,7 @@ static void *worker_main(void *p)
 		if (!pool->head)
 			break;
 		j = pool->head;
+		pool->queued--;
 		pool->head = j->next;
 		if (!pool->head)
 			pool->tail = NULL;
@@ -190,7 +192,10 @@ UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 	j->msg.fn = job_done;
 
 	pthread_mutex_lock(&pool->mu);
-	if (pool->idle == 0 && pool->started < pool->max &&
+	/* A new thread unless an idle one is left for this job: idle threads
+	 * already signalled for queued jobs do not count (else calls would
+	 * queue behind one busy thread while the pool could still grow). */
+	if (pool->queued >= pool->idle && pool->started < pool->max &&
 	    (r = start_worker(pool)) < 0 && pool->started == 0) {
 		pthread_mutex_unlock(&pool->mu);
 		uco__free(j, sizeof(*j));
@@ -201,6 +206,7 @@ UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 	else
 		pool->head = j;
 	pool->tail = j;
+	pool->queued++;
 	pthread_cond_signal(&pool->cv);
 	pthread_mutex_unlock(&pool->mu);
 	uco__live_add(self->loop, 1);

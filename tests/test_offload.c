@@ -215,6 +215,11 @@ static void *meet(void *arg)
 	return arg;
 }
 
+static void *meet_one(void *arg)
+{
+	return arg;
+}
+
 static void *meet_caller(void *arg)
 {
 	void *res = NULL;
@@ -253,6 +258,37 @@ static void warm_pool(void)
 START_TEST(test_pool_parallel)
 {
 	warm_pool();
+}
+END_TEST
+
+/*
+ * The same once the pool has a thread idle from an earlier call: the calls
+ * must not queue up behind the one idle thread while the pool may still
+ * grow (they would wait at the barrier forever).
+ */
+static void body_parallel_after_idle(void *arg)
+{
+	void *res;
+
+	(void)arg;
+	ck_assert_int_eq(uco_to_thread(meet_one, NULL, &res, NULL), 0);
+	/* Give the pool thread time to go back to waiting for work: the
+	 * state this test is about.  (Nothing to await: it is the pool's
+	 * internal state; the test passes whether or not it got there.) */
+	ck_assert_int_eq(uco_sleep(10 * UCO_NSEC_PER_MSEC), 0);
+	body_parallel(NULL);
+}
+
+START_TEST(test_pool_grows_past_idle)
+{
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.offload_threads = NPOOL;
+	pthread_barrier_init(&g_barrier, NULL, NPOOL);
+	for (int i = 0; i < 20; i++)
+		th_run(body_parallel_after_idle, NULL, &cfg);
+	pthread_barrier_destroy(&g_barrier);
 }
 END_TEST
 
@@ -459,6 +495,7 @@ static Suite *offload_suite(void)
 	tcase_add_test(tc, test_result);
 	tcase_add_test(tc, test_many_concurrent);
 	tcase_add_test(tc, test_pool_parallel);
+	tcase_add_test(tc, test_pool_grows_past_idle);
 	tcase_add_test(tc, test_cancel_midcall);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_loop_not_blocked);
