@@ -34,6 +34,23 @@ int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt, unsigned core)
 	uco__stack_pool_init(&l->stacks, &rt->guard_budget);
 	uco__timers_init(&l->timers);
 	l->debug = rt->cfg.debug;
+#ifdef UCO_ASAN
+	{
+		/* ASan is told the bounds of every stack we switch to; the
+		 * scheduler runs on the thread's own. */
+		pthread_attr_t attr;
+		void *lo;
+		size_t size;
+
+		if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+			if (pthread_attr_getstack(&attr, &lo, &size) == 0) {
+				l->sched.stack_lo = lo;
+				l->sched.stack_size = size;
+			}
+			pthread_attr_destroy(&attr);
+		}
+	}
+#endif
 
 	memset(&p, 0, sizeof(p));
 	/* One thread submits and reaps (SINGLE_ISSUER); completions are
