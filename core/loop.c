@@ -151,11 +151,15 @@ void uco__run_task(struct uco__loop *l, struct uco_task *t)
 
 static void run_ready(struct uco__loop *l)
 {
-	unsigned budget = READY_BUDGET;
+	long budget = READY_BUDGET;
 	struct uco_task *t;
 
-	while (budget-- && (t = ready_pop(l)))
+	/* Every task run counts, including those the first one handed the
+	 * CPU to without coming back here. */
+	while (budget > 0 && (t = ready_pop(l))) {
 		uco__run_task(l, t);
+		budget -= 1 + (long)l->handoffs;
+	}
 }
 
 /* ---- the ring ---------------------------------------------------------- */
