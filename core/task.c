@@ -340,6 +340,8 @@ UCO_API int uco_join(uco_task *t, void **result)
 		return -EPERM;
 	if (t == self)
 		return -EDEADLK;
+	if (t->home != self->loop)
+		return -EXDEV;
 	if (!t->finished) {
 		struct uco__waiter w = { .task = self };
 		int r;
@@ -384,6 +386,10 @@ UCO_API int uco_cancel(uco_task *t)
 
 	if (!t || t->finished)
 		return 1;
+	if (!l)
+		return -EPERM;
+	if (t->home != l)
+		return -EXDEV;
 	if (t->loop == l) {
 		uco__cancel_local(t);
 	} else {

@@ -64,7 +64,8 @@ UCO_API int uco_spawn_on(unsigned core, uco_task **out, uco_fn fn, void *arg,
  * *result (if not NULL); or t's error if it ended with uco_fail() (-ECANCELED
  * if it was cancelled and gave up); or -ECANCELED if the caller was
  * cancelled while waiting (t keeps running); -ETIMEDOUT if a timeout scope
- * of the caller expired; -EDEADLK if t is the caller.
+ * of the caller expired; -EDEADLK if t is the caller; -EXDEV if the caller
+ * is not on the core that spawned t.
  */
 UCO_API int uco_join(uco_task *t, void **result);
 
@@ -74,7 +75,8 @@ UCO_API void uco_task_release(uco_task *t);
 /*
  * Ask t to stop (see the top of this file).  Does not suspend and does not
  * wait: join t to know when it is gone.  Returns 0, or 1 if t had already
- * finished (nothing done).
+ * finished (nothing done), -EXDEV if the caller is not on the core that
+ * spawned t, -ENOMEM if the message to t's core could not be allocated.
  */
 UCO_API int uco_cancel(uco_task *t);
 
