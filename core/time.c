@@ -50,9 +50,14 @@ UCO_API int uco_sleep_until(uint64_t deadline)
 
 UCO_API int uco_sleep(uint64_t ns)
 {
+	uint64_t now;
+
 	if (ns == 0)
 		return uco_yield();
-	return uco_sleep_until(uco_now() + ns);
+	/* A sleep past the end of time is until cancelled, not a deadline
+	 * wrapped around into the past (the kernel clamps the far one). */
+	now = uco_now();
+	return uco_sleep_until(ns > UINT64_MAX - now ? UINT64_MAX : now + ns);
 }
 
 UCO_API int uco_nop(void)
