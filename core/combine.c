@@ -156,10 +156,21 @@ UCO_API int uco_wait(uco_task *const *tasks, size_t n, uco_wait_mode mode,
 	}
 	if (n == 0 || satisfied(mode, n - done, n, error_seen))
 		return (int)done;
+	if (timeout_ns != UINT64_MAX) {
+		/* Opened before anything is linked: with every scope slot
+		 * taken the timeout could not be honoured, so refuse, as
+		 * uco_wait_for() does, rather than wait without it. */
+		scope = uco_timeout_begin(timeout_ns);
+		if (scope < 0)
+			return scope;
+	}
 	st.pending = n - done;
 	wl.links = uco__zalloc((n - done) * sizeof(*wl.links));
-	if (!wl.links)
+	if (!wl.links) {
+		if (scope >= 0)
+			uco_timeout_end(scope);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct wait_link *k;
 
@@ -172,8 +183,6 @@ UCO_API int uco_wait(uco_task *const *tasks, size_t n, uco_wait_mode mode,
 		k->t = tasks[i];
 		uco__list_add_tail(&tasks[i]->joiners.head, &k->w.node);
 	}
-	if (timeout_ns != UINT64_MAX)
-		scope = uco_timeout_begin(timeout_ns);
 	r = uco__block(unlink_all, &wl, "wait");
 	unlink_all(&wl);
 	if (scope >= 0 && uco_timeout_end(scope) == -ETIMEDOUT &&

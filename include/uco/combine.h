@@ -33,8 +33,9 @@ typedef enum uco_wait_mode {
  * asyncio.wait(): wait until `mode` is satisfied or timeout_ns passes
  * (UINT64_MAX: no timeout).  Does not cancel anything.  Returns the number
  * of finished tasks (check each with uco_task_done()), -ECANCELED,
- * -ETIMEDOUT (an enclosing scope expired), or -EINVAL (bad mode).  As in
- * asyncio, the timeout expiring is not an error: the count tells.
+ * -ETIMEDOUT (an enclosing scope expired), -EINVAL (bad mode), or -E2BIG
+ * (a timeout, with UCO_TIMEOUT_DEPTH scopes already open: it needs one).
+ * As in asyncio, the timeout expiring is not an error: the count tells.
  */
 UCO_API int uco_wait(uco_task *const *tasks, size_t n, uco_wait_mode mode,
 		     uint64_t timeout_ns);
