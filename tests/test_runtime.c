@@ -1,8 +1,8 @@
 /*
  * Suite "runtime": uco_run start-up and shutdown.
  *
- *   - run -> shutdown releases every fd, mapping and thread it created,
- *     over several runs with 1 and 2 cores;
+ *   - run -> shutdown releases every fd, mapping, thread and byte of
+ *     memory it took, over several runs with 1 and 2 cores;
  *   - tasks left over when main returns (sleeping, waiting on objects,
  *     joining, on other cores, detached or not) are cancelled and run to
  *     their end before uco_run returns;
@@ -11,6 +11,7 @@
  *   - two runtimes in two threads at once do not see each other.
  */
 #include "harness.h"
+#include "leakcheck.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -173,6 +174,7 @@ static void check_maps(int maps0, int rings0, int run, unsigned cores)
 START_TEST(test_no_leaks)
 {
 	int fds0, maps0, thr0, rings0;
+	size_t mem0;
 
 	/*
 	 * Warm up with one run of each shape first: the first run loads and
@@ -190,6 +192,7 @@ START_TEST(test_no_leaks)
 	maps0 = th_count_maps();
 	rings0 = count_ring_maps();
 	thr0 = th_count_threads();
+	mem0 = lc_allocated();
 	for (int i = 0; i < 3; i++) {
 		for (unsigned cores = 1; cores <= 2; cores++) {
 			run_leak_body(cores);
@@ -200,6 +203,10 @@ START_TEST(test_no_leaks)
 				      "run %d, %u cores: %d threads, %d before",
 				      i, cores, th_count_threads(), thr0);
 			check_maps(maps0, rings0, i, cores);
+			/* And every byte uco took from jemalloc. */
+			ck_assert_msg(lc_allocated() == mem0,
+				      "run %d, %u cores: %zu bytes allocated, "
+				      "%zu before", i, cores, lc_allocated(), mem0);
 		}
 	}
 }
