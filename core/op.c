@@ -123,9 +123,13 @@ struct uco_task *uco__op_complete(uint64_t user_data, int res, uint32_t flags)
 		op->cqe_flags = flags;
 		break;
 	case UCO_OP_TAG_TIMEOUT:
-		/* -ETIME: it fired.  -ECANCELED / -ENOENT / -EALREADY: the op
-		 * finished first or was already on its way out. */
-		if (res == -ETIME)
+		/* A timer that fired answers with its attempt to cancel the
+		 * op (the kernel's `ret ?: -ETIME`): -ETIME, the op was
+		 * cancelled; -EALREADY, the op was running in an io-wq worker,
+		 * which was interrupted (the op ends -EINTR): both are this
+		 * timeout.  -ENOENT: the op was already completing, its own
+		 * result stands.  -ECANCELED: the op finished first. */
+		if (res == -ETIME || res == -EALREADY)
 			op->flags |= UCO_OP_FIRED;
 		break;
 	default:
