@@ -58,17 +58,52 @@ UCO_API int uco_future_cancel(uco_future *f)
 	return complete(f, NULL, -ECANCELED);
 }
 
+/* A waiter gets the outcome copied into its own frame when it is woken:
+ * the future may be freed (it is no longer on the list) before the woken
+ * task runs, so the task must not look at f again. */
+struct future_waiter {
+	struct uco__waiter w;
+	int error;
+	void *result;
+};
+
+static void future_notify(struct uco__waiter *w, int res)
+{
+	struct future_waiter *fw = (struct future_waiter *)w;
+	const uco_future *f = w->ctx;
+
+	fw->error = f->error;
+	fw->result = f->result;
+	uco__wake(w->task, res);
+}
+
+static void future_unlink(void *ctx)
+{
+	uco__list_del(&((struct uco__waiter *)ctx)->node);
+}
+
 UCO_API int uco_future_wait(uco_future *f, void **result)
 {
-	if (!f->done) {
-		int r = uco__waitq_wait(&f->waiters, "future");
+	struct future_waiter fw = { .w = { .task = uco__self(),
+					   .notify = future_notify,
+					   .ctx = f } };
+	int r;
+
+	if (f->done) {
+		fw.error = f->error;
+		fw.result = f->result;
+	} else {
+		if (!fw.w.task)
+			return -EPERM;
+		uco__list_add_tail(&f->waiters.head, &fw.w.node);
+		r = uco__block(future_unlink, &fw.w, "future");
 		if (r < 0)
 			return r;
 	}
-	if (f->error)
-		return f->error;
+	if (fw.error)
+		return fw.error;
 	if (result)
-		*result = f->result;
+		*result = fw.result;
 	return 0;
 }
 

@@ -27,7 +27,9 @@ UCO_API int uco_future_wait(uco_future *f, void **result);
 UCO_API bool uco_future_done(const uco_future *f);
 
 /* Free f.  Nobody may be waiting on it (checked: that aborts with a
- * message).  NULL is a no-op. */
+ * message); once it is done it may be freed at once, even before the
+ * woken waiters have run (they got the outcome when woken).  NULL is a
+ * no-op. */
 UCO_API void uco_future_free(uco_future *f);
 
 #endif
