@@ -433,6 +433,43 @@ START_TEST(many_waiters)
 }
 END_TEST
 
+/*
+ * Set, then freed at once by the setter, before the woken waiters have run
+ * (they are still inside uco_future_wait()).  They must still get the
+ * value, not read freed memory: a future of the same size made right after
+ * takes the freed block back from jemalloc's thread cache, and completing
+ * it differently would show through.  (BUG, fixed in future.c: woken
+ * waiters read the outcome from the future after they were resumed, and
+ * got -EIO here.)
+ */
+static void body_free_after_set(void *arg)
+{
+	enum { N = 3 };
+	struct waiter w[N];
+	uco_task *t[N];
+	uco_future *f, *g;
+	int v;
+
+	ck_assert_int_eq(uco_future_create(&f), 0);
+	start_waiters(f, w, t, N, NULL);
+	ck_assert_int_eq(uco_future_set_result(f, &v), 0);
+	uco_future_free(f);
+	ck_assert_int_eq(uco_future_create(&g), 0);
+	ck_assert_int_eq(uco_future_set_error(g, -EIO), 0);
+	join_all(t, N);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(w[i].r, 0);
+		ck_assert_ptr_eq(w[i].result, &v);
+	}
+	uco_future_free(g);
+}
+
+START_TEST(free_after_set)
+{
+	lc_run(body_free_after_set, NULL, NULL);
+}
+END_TEST
+
 /* ---- misuse ---------------------------------------------------------- */
 
 START_TEST(outside_runtime)
@@ -484,6 +521,7 @@ static Suite *future_suite(void)
 	tcase_add_test(tc, cancelled_caller);
 	tcase_add_test(tc, wait_scope);
 	tcase_add_test(tc, many_waiters);
+	tcase_add_test(tc, free_after_set);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("misuse");

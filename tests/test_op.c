@@ -64,7 +64,8 @@ static void close_pipe(int p[2])
 
 /* A read through the op layer, with the linked timeout of the task's
  * scope if it has one (link) or without. */
-static int op_read_ex(int fd, void *buf, unsigned len, bool link)
+static int op_read_flags(int fd, void *buf, unsigned len, bool link,
+			 uint8_t *flags)
 {
 	struct uco__op op;
 	struct io_uring_sqe *sqe;
@@ -73,7 +74,15 @@ static int op_read_ex(int fd, void *buf, unsigned len, bool link)
 	if (r < 0)
 		return r;
 	io_uring_prep_read(sqe, fd, buf, len, (uint64_t)-1);
-	return uco__op_wait(&op, sqe);
+	r = uco__op_wait(&op, sqe);
+	if (flags)
+		*flags = op.flags;
+	return r;
+}
+
+static int op_read_ex(int fd, void *buf, unsigned len, bool link)
+{
+	return op_read_flags(fd, buf, len, link, NULL);
 }
 
 static int op_read(int fd, void *buf, unsigned len)
@@ -334,7 +343,7 @@ END_TEST
 static void body_race_read_timeout(void *arg)
 {
 	int p[2];
-	unsigned data = 0, timeouts = 0;
+	unsigned data = 0, timeouts = 0, late = 0;
 
 	make_pipe(p);
 	for (unsigned i = 0; i < RACE_ITERS; i++) {
@@ -345,11 +354,13 @@ static void body_race_read_timeout(void *arg)
 				    .value = i + 1 };
 		uint64_t buf = PATTERN;
 		uco_task *wt;
+		uint8_t flags;
 		int s, r, e;
 
 		LC_CHECK(uco_spawn(&wt, writer_task, &w, NULL) == 0, "spawn");
 		s = uco_timeout_at(deadline);
-		r = op_read(p[0], &buf, sizeof(buf));
+		flags = 0;
+		r = op_read_flags(p[0], &buf, sizeof(buf), true, &flags);
 		e = uco_timeout_end(s);
 		LC_CHECK(uco_join(wt, NULL) == 0, "writer failed");
 		uco_task_release(wt);
@@ -359,6 +370,8 @@ static void body_race_read_timeout(void *arg)
 			LC_CHECK(pipe_avail(p[0]) == 0,
 				 "iteration %u: data left after the read", i);
 			data++;
+			/* The data won although the timer fired. */
+			late += (flags & UCO_OP_FIRED) != 0;
 		} else {
 			LC_CHECK(r == -ETIMEDOUT, "iteration %u: read returned %d",
 				 i, r);
@@ -374,6 +387,10 @@ static void body_race_read_timeout(void *arg)
 			 inflight());
 	}
 	ck_assert_uint_eq(data + timeouts, RACE_ITERS);
+	/* For the log: how often the rarest case (data delivered although
+	 * the timer fired, about once in a thousand) came up. */
+	fprintf(stderr, "op race: %u reads, %u with the timer fired; %u "
+			"timeouts\n", data, late, timeouts);
 	/* The jitter puts the write well before the deadline in some
 	 * iterations and well after it in others. */
 	ck_assert_uint_gt(data, 0);
@@ -650,10 +667,11 @@ END_TEST
  * here, which the op layer used to hand back as it was).
  *
  * Not tested: the same open under a timeout scope.  On this kernel (6.18) a
- * LINK_TIMEOUT linked to an IOSQE_ASYNC request never fires while the
- * request blocks in its io-wq worker (checked with plain liburing: no CQE
- * for the timeout until the open completes), so a scope cannot bound such
- * an op; uco's core never sets IOSQE_ASYNC.
+ * LINK_TIMEOUT linked to a request that blocks in an io-wq worker never
+ * fires (checked with plain liburing, for this IOSQE_ASYNC open and for a
+ * splice from an empty pipe, which io_uring always punts to io-wq: no CQE
+ * for the timeout until the op completes), so a scope cannot bound such an
+ * op; uco's core never sets IOSQE_ASYNC, but io/ should know.
  */
 static void body_async_op_interrupted(void *arg)
 {
@@ -680,6 +698,62 @@ static void body_async_op_interrupted(void *arg)
 START_TEST(async_op_interrupted)
 {
 	lc_run(body_async_op_interrupted, NULL, NULL);
+}
+END_TEST
+
+/*
+ * What the LINK_TIMEOUT's CQE says, fed to uco__op_complete() by hand (a
+ * white-box check: the record is not in the kernel).  The kernel completes
+ * a linked timeout whose timer fired with the answer of its own attempt to
+ * cancel the op (io_req_task_link_timeout: `ret ?: -ETIME`): -ETIME (the
+ * op was cancelled), -EALREADY (the op was running in an io-wq worker,
+ * which was interrupted: the op then ends -EINTR) or -ENOENT (the op was
+ * already completing: its own result stands).  A timer that did not fire
+ * is cancelled with the op's completion: -ECANCELED.
+ */
+static uint8_t feed_pair(int timeout_res, int op_res, bool timeout_first)
+{
+	struct uco__loop *l = uco__loop_current();
+	struct uco__op op = { .task = uco_current(), .pending = 2,
+			      .flags = UCO_OP_TIMED };
+	uint64_t ud = (uint64_t)(uintptr_t)&op;
+
+	l->inflight += 2;
+	if (timeout_first) {
+		ck_assert_ptr_null(uco__op_complete(ud | UCO_OP_TAG_TIMEOUT,
+						    timeout_res, 0));
+		ck_assert_ptr_eq(uco__op_complete(ud | UCO_OP_TAG_OP, op_res,
+						  0), uco_current());
+	} else {
+		ck_assert_ptr_null(uco__op_complete(ud | UCO_OP_TAG_OP, op_res,
+						    0));
+		ck_assert_ptr_eq(uco__op_complete(ud | UCO_OP_TAG_TIMEOUT,
+						  timeout_res, 0),
+				 uco_current());
+	}
+	ck_assert_int_eq(op.res, op_res);
+	ck_assert_uint_eq(op.pending, 0);
+	return op.flags;
+}
+
+static void body_timeout_cqe_answers(void *arg)
+{
+	for (int first = 0; first < 2; first++) {
+		ck_assert(feed_pair(-ETIME, -ECANCELED, first) &
+			  UCO_OP_FIRED);
+		/* BUG (fixed in op.c): -EALREADY was taken for "the op
+		 * finished first", so an op cut short in a worker by its
+		 * timer came back -EINTR instead of -ETIMEDOUT. */
+		ck_assert(feed_pair(-EALREADY, -EINTR, first) & UCO_OP_FIRED);
+		ck_assert(!(feed_pair(-ECANCELED, 8, first) & UCO_OP_FIRED));
+		ck_assert(!(feed_pair(-ENOENT, 8, first) & UCO_OP_FIRED));
+	}
+	ck_assert_uint_eq(inflight(), 0);
+}
+
+START_TEST(timeout_cqe_answers)
+{
+	lc_run(body_timeout_cqe_answers, NULL, NULL);
 }
 END_TEST
 
@@ -1009,6 +1083,7 @@ static Suite *op_suite(void)
 	tcase_add_test(tc, link_timeout_not_fired);
 	tcase_add_test(tc, op_without_link);
 	tcase_add_test(tc, begin_refusals);
+	tcase_add_test(tc, timeout_cqe_answers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("race");
