@@ -18,6 +18,7 @@ struct uco_group {
 	int error;                 /* the first member failure */
 	bool cancelled;            /* cancel the members spawned from now on */
 	bool freed;                /* uco_group_free() called while members lived */
+	unsigned nwaiting;         /* tasks inside uco_group_wait() */
 	struct uco__waitq waiters; /* tasks in uco_group_wait() */
 };
 
@@ -83,18 +84,16 @@ void uco__group_member_done(uco_group *g, struct uco_task *t)
 	uco__task_unref(t);
 	if (g->nlive == 0) {
 		uco__waitq_wake_all(&g->waiters, 0);
-		if (g->freed)
+		/* A woken waiter has not run yet and will read g: it frees. */
+		if (g->freed && g->nwaiting == 0)
 			uco__free(g, sizeof(*g));
 	}
 }
 
-UCO_API int uco_group_wait(uco_group *g)
+static int group_wait(uco_group *g, struct uco_task *self)
 {
-	struct uco_task *self = uco__self();
 	int r = 0;
 
-	if (!self)
-		return -EPERM;
 	while (g->nlive > 0) {
 		r = uco__waitq_wait(&g->waiters, "group");
 		if (r < 0)
@@ -118,11 +117,27 @@ UCO_API int uco_group_wait(uco_group *g)
 	return g->error;
 }
 
+UCO_API int uco_group_wait(uco_group *g)
+{
+	struct uco_task *self = uco__self();
+	int r;
+
+	if (!self)
+		return -EPERM;
+	g->nwaiting++;
+	r = group_wait(g, self);
+	/* uco_group_free() may have been called while we waited; the last
+	 * one out frees the group. */
+	if (--g->nwaiting == 0 && g->freed && g->nlive == 0)
+		uco__free(g, sizeof(*g));
+	return r;
+}
+
 UCO_API void uco_group_free(uco_group *g)
 {
 	if (!g)
 		return;
-	if (g->nlive == 0) {
+	if (g->nlive == 0 && g->nwaiting == 0) {
 		uco__free(g, sizeof(*g));
 		return;
 	}

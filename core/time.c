@@ -130,34 +130,37 @@ UCO_API int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg)
 
 UCO_API int uco_wait_for_task(uco_task *t, uint64_t ns, void **result)
 {
+	struct uco_task *self = uco__self();
 	int scope, r, e;
+	uint8_t saved;
 
-	if (!uco__self())
+	if (!self)
 		return -EPERM;
 	scope = uco_timeout_begin(ns);
 	if (scope < 0)
 		return scope;
 	r = uco_join(t, result);
 	e = uco_timeout_end(scope);
-	if (r != -ETIMEDOUT || e != -ETIMEDOUT)
-		return r;
-	/* Our own deadline expired: cancel t and wait for it to be gone. The
-	 * join is shielded so it cannot be cut short again; an outer scope
-	 * does not stop us from cleaning up either. */
+	if (r >= 0 || t->finished || r == -EXDEV || r == -EDEADLK)
+		return r; /* t's own outcome */
+	/* The wait was cut short: by our deadline, an outer one, or a cancel
+	 * of the caller.  As asyncio.wait_for does, t is cancelled and waited
+	 * for; the join is shielded and free of deadlines so it cannot be cut
+	 * short again. */
 	uco_cancel(t);
 	uco_shield_begin();
+	saved = self->ndeadlines;
+	self->ndeadlines = 0;
 	{
-		struct uco_task *self = uco__self();
-		uint8_t saved = self->ndeadlines;
+		int j = uco_join(t, result);
 
-		self->ndeadlines = 0;
-		r = uco_join(t, result);
 		self->ndeadlines = saved;
+		uco_shield_end();
+		/* The outcome is what happened: a task that finished anyway
+		 * reports its result; one that gave up reports why we stopped
+		 * waiting. */
+		if (j >= 0 || j != -ECANCELED)
+			return j;
 	}
-	uco_shield_end();
-	/* asyncio's rule: the outcome is what happened.  A task that gave up
-	 * reports the timeout; one that finished anyway reports its result. */
-	if (r == -ECANCELED)
-		return -ETIMEDOUT;
-	return r;
+	return e == -ETIMEDOUT && r == -ETIMEDOUT ? -ETIMEDOUT : r;
 }

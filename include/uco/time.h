@@ -71,7 +71,9 @@ UCO_API int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg);
 /*
  * asyncio.wait_for(task, timeout): wait up to ns for t to finish.  On expiry
  * t is cancelled and joined, and -ETIMEDOUT is returned — unless t finished
- * anyway while being cancelled, in which case its outcome is returned.
+ * anyway while being cancelled, in which case its outcome is returned.  If
+ * the caller is cancelled (or an outer scope expires) while waiting, t is
+ * cancelled and joined too, and -ECANCELED (-ETIMEDOUT) is returned.
  * Otherwise as uco_join().  Suspends.
  */
 UCO_API int uco_wait_for_task(uco_task *t, uint64_t ns, void **result);
