@@ -66,8 +66,8 @@ static void xt_fail(const char *file, int line, const char *cond,
 	exit(1);
 }
 
-/* CHECK(condition, printf-format, args...): fail the test unless true. */
-#define CHECK(cond, ...)                                                      \
+/* ASSERT(condition, printf-format, args...): fail the test unless true. */
+#define ASSERT(cond, ...)                                                      \
 	do {                                                                  \
 		if (!(cond))                                                  \
 			xt_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);      \
@@ -102,23 +102,23 @@ static void xt_stack_new(struct xt_stack *s, size_t size)
 {
 	long pg = sysconf(_SC_PAGESIZE);
 
-	CHECK(pg > 0, "sysconf(_SC_PAGESIZE) = %ld", pg);
+	ASSERT(pg > 0, "sysconf(_SC_PAGESIZE) = %ld", pg);
 	s->page = (size_t)pg;
 	s->size = (size + s->page - 1) / s->page * s->page;
 	s->map_len = s->size + s->page;
 	s->map = mmap(NULL, s->map_len, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
 		      -1, 0);
-	CHECK(s->map != MAP_FAILED, "mmap of %zu bytes: %s", s->map_len,
+	ASSERT(s->map != MAP_FAILED, "mmap of %zu bytes: %s", s->map_len,
 	      strerror(errno));
-	CHECK(mprotect(s->map, s->page, PROT_NONE) == 0, "mprotect guard: %s",
+	ASSERT(mprotect(s->map, s->page, PROT_NONE) == 0, "mprotect guard: %s",
 	      strerror(errno));
 	s->lo = s->map + s->page;
 }
 
 static void xt_stack_free(struct xt_stack *s)
 {
-	CHECK(munmap(s->map, s->map_len) == 0, "munmap: %s", strerror(errno));
+	ASSERT(munmap(s->map, s->map_len) == 0, "munmap: %s", strerror(errno));
 	s->map = NULL;
 }
 
@@ -447,7 +447,7 @@ static void xt_check_mask(uint64_t mask, const char *who, int iter)
 				sizeof names - strlen(names) - 1);
 		}
 	}
-	CHECK(mask == 0, "%s, switch %d: callee-saved registers changed:%s",
+	ASSERT(mask == 0, "%s, switch %d: callee-saved registers changed:%s",
 	      who, iter, names);
 }
 
@@ -485,7 +485,7 @@ static void star_entry(void *arg)
 	/* acc and seen live in this frame (or callee-saved registers) across
 	 * every switch; main keeps a model of them. */
 	while (!star.done) {
-		CHECK(star.to == id, "coroutine %d resumed for round %d, "
+		ASSERT(star.to == id, "coroutine %d resumed for round %d, "
 		      "which main addressed to %d", id, star.round, star.to);
 		star.log[star.round] = (unsigned char)id;
 		acc = star_step(acc, star.value);
@@ -522,7 +522,7 @@ static void test_pingpong_star(void)
 		uco__ctx_switch(&star_main, &star_co[to]);
 		model_acc[to] = star_step(model_acc[to], rng);
 		model_seen[to]++;
-		CHECK(star.reply == (model_acc[to] ^ model_seen[to]),
+		ASSERT(star.reply == (model_acc[to] ^ model_seen[to]),
 		      "round %d: coroutine %d replied %#" PRIx64
 		      ", expected %#" PRIx64, r, to, star.reply,
 		      model_acc[to] ^ model_seen[to]);
@@ -531,16 +531,16 @@ static void test_pingpong_star(void)
 	for (int i = 0; i < STAR_CO; i++) {
 		star.to = -1;
 		uco__ctx_switch(&star_main, &star_co[i]);
-		CHECK(star.seen[i] == model_seen[i] && star.acc[i] == model_acc[i],
+		ASSERT(star.seen[i] == model_seen[i] && star.acc[i] == model_acc[i],
 		      "coroutine %d finished with %" PRIu64 " rounds, expected %"
 		      PRIu64, i, star.seen[i], model_seen[i]);
 		xt_stack_free(&st[i]);
 	}
 	for (int r = 0; r < STAR_ROUNDS; r++)
-		CHECK(star.log[r] == who[r], "round %d handled by %d, not %d", r,
+		ASSERT(star.log[r] == who[r], "round %d handled by %d, not %d", r,
 		      star.log[r], who[r]);
 	for (int i = 0; i < STAR_CO; i++)
-		CHECK(model_seen[i] > STAR_ROUNDS / STAR_CO / 2,
+		ASSERT(model_seen[i] > STAR_ROUNDS / STAR_CO / 2,
 		      "coroutine %d ran only %" PRIu64 " times", i, model_seen[i]);
 }
 
@@ -569,9 +569,9 @@ static void ring_entry(void *arg)
 
 	uco__ctx_started(self);
 	for (;;) {
-		CHECK(ring.expect == id, "coroutine %d ran when %d was due", id,
+		ASSERT(ring.expect == id, "coroutine %d ran when %d was due", id,
 		      ring.expect);
-		CHECK(ring.lap == laps, "coroutine %d on lap %d, main on %d", id,
+		ASSERT(ring.lap == laps, "coroutine %d on lap %d, main on %d", id,
 		      laps, ring.lap);
 		ring.log[ring.n++] = (unsigned char)id;
 		ring.expect = (id + 1) % (RING_CO + 1);
@@ -589,7 +589,7 @@ static void test_pingpong_ring(void)
 	for (int i = 1; i <= RING_CO; i++)
 		xt_ctx_new(&ring_ctx[i], &st[i], ring_entry, &ring_ctx[i]);
 	for (int lap = 0; lap <= RING_LAPS; lap++) {
-		CHECK(ring.expect == 0, "main ran when %d was due", ring.expect);
+		ASSERT(ring.expect == 0, "main ran when %d was due", ring.expect);
 		ring.lap = lap;
 		ring.log[ring.n++] = 0;
 		ring.expect = 1;
@@ -597,10 +597,10 @@ static void test_pingpong_ring(void)
 			ring.done = 1; /* the last lap ends every coroutine */
 		uco__ctx_switch(&ring_ctx[0], &ring_ctx[1]);
 	}
-	CHECK(ring.n == sizeof ring.log, "%zu entries logged, expected %zu",
+	ASSERT(ring.n == sizeof ring.log, "%zu entries logged, expected %zu",
 	      ring.n, sizeof ring.log);
 	for (size_t i = 0; i < ring.n; i++)
-		CHECK((size_t)ring.log[i] == i % (RING_CO + 1),
+		ASSERT((size_t)ring.log[i] == i % (RING_CO + 1),
 		      "entry %zu of the log is %d, expected %zu", i, ring.log[i],
 		      i % (RING_CO + 1));
 	for (int i = 1; i <= RING_CO; i++)
@@ -757,7 +757,7 @@ static void fp_clobber_entry(void *arg)
 		xt_clobber_fp(xt_mix(i) | 0x7ff0000000000001ull); /* NaNs */
 		fp_clobber_runs++;
 		uco__ctx_switch(&fp_clobber, &fp_worker);
-		CHECK(!fp_done, "clobberer resumed after the worker finished");
+		ASSERT(!fp_done, "clobberer resumed after the worker finished");
 		XT_LAUNDER(x);
 		XT_LAUNDER(y);
 		XT_LAUNDER(z);
@@ -776,10 +776,10 @@ static void test_fp_locals(void)
 	xt_ctx_new(&fp_worker, &sw, fp_worker_entry, &seed);
 	xt_ctx_new(&fp_clobber, &sc, fp_clobber_entry, &other);
 	uco__ctx_switch(&fp_main, &fp_worker);
-	CHECK(fp_done, "the FP worker did not finish");
-	CHECK(fp_clobber_runs == 2 * FP_ITERS, "clobberer ran %" PRIu64
+	ASSERT(fp_done, "the FP worker did not finish");
+	ASSERT(fp_clobber_runs == 2 * FP_ITERS, "clobberer ran %" PRIu64
 	      " times, expected %d", fp_clobber_runs, 2 * FP_ITERS);
-	CHECK(fp_result == expect, "FP result with switches %#" PRIx64
+	ASSERT(fp_result == expect, "FP result with switches %#" PRIx64
 	      " differs from the one without %#" PRIx64, fp_result, expect);
 	xt_stack_free(&sw);
 	xt_stack_free(&sc);
@@ -834,11 +834,11 @@ static void fpc_expect(int mode, const char *who, int round)
 		snprintf(when, sizeof when, "after its child ran");
 	else
 		snprintf(when, sizeof when, "round %d", round);
-	CHECK(now == fpc_ctl[mode], "%s, %s: FP control %#" PRIx64
+	ASSERT(now == fpc_ctl[mode], "%s, %s: FP control %#" PRIx64
 	      ", expected mode %d = %#" PRIx64, who, when, now, mode,
 	      fpc_ctl[mode]);
 	fpc_probe(&p);
-	CHECK(memcmp(&p, &fpc_ref[mode], sizeof p) == 0,
+	ASSERT(memcmp(&p, &fpc_ref[mode], sizeof p) == 0,
 	      "%s, %s: arithmetic does not round as mode %d: 1/3 = %#"
 	      PRIx64 " (expected %#" PRIx64 "), tiny/4 = %#" PRIx64
 	      " (expected %#" PRIx64 ")", who, when, mode, p.v[0],
@@ -893,13 +893,13 @@ static void test_fp_control(void)
 	for (int m = 0; m < FPC_MODES; m++) {
 		fpc_ctl[m] = xt_fpctl_mode(base, m);
 		xt_fpctl_set(fpc_ctl[m]);
-		CHECK(xt_fpctl_get() == fpc_ctl[m], "mode %d did not stick: %#"
+		ASSERT(xt_fpctl_get() == fpc_ctl[m], "mode %d did not stick: %#"
 		      PRIx64 " != %#" PRIx64, m, xt_fpctl_get(), fpc_ctl[m]);
 		fpc_probe(&fpc_ref[m]);
 	}
 	for (int m = 0; m < FPC_MODES; m++)
 		for (int n = m + 1; n < FPC_MODES; n++)
-			CHECK(memcmp(&fpc_ref[m], &fpc_ref[n],
+			ASSERT(memcmp(&fpc_ref[m], &fpc_ref[n],
 				     sizeof fpc_ref[m]) != 0,
 			      "modes %d and %d compute alike: the test cannot "
 			      "tell them apart", m, n);
@@ -959,7 +959,7 @@ static __attribute__((noinline)) uint64_t deep_rec(int depth)
 			uco__ctx_switch(&deep_co, &deep_main);
 	}
 	for (size_t i = 0; i < DEEP_BUF; i++) {
-		CHECK(buf[i] == deep_byte(depth, i), "frame %d byte %zu is %d, "
+		ASSERT(buf[i] == deep_byte(depth, i), "frame %d byte %zu is %d, "
 		      "expected %d", depth, i, buf[i], deep_byte(depth, i));
 		sum += buf[i];
 	}
@@ -993,19 +993,19 @@ static void test_deep_recursion(void)
 	deep_low = deep_top;
 	for (int k = 0; k < DEEP_PAUSES; k++) {
 		uco__ctx_switch(&deep_main, &deep_co);
-		CHECK(deep_depth > 0, "coroutine did not reach the bottom");
+		ASSERT(deep_depth > 0, "coroutine did not reach the bottom");
 		deep_scribble(k);
 	}
 	uco__ctx_switch(&deep_main, &deep_co); /* unwind and finish */
-	CHECK(deep_top - deep_low >= DEEP_TARGET, "only %zu bytes of stack used",
+	ASSERT(deep_top - deep_low >= DEEP_TARGET, "only %zu bytes of stack used",
 	      (size_t)(deep_top - deep_low));
-	CHECK(deep_low >= (uintptr_t)st.lo, "frames below the stack?");
+	ASSERT(deep_low >= (uintptr_t)st.lo, "frames below the stack?");
 	for (int d = 0; d <= deep_depth; d++) {
 		expect += (uint64_t)d;
 		for (size_t i = 0; i < DEEP_BUF; i++)
 			expect += deep_byte(d, i);
 	}
-	CHECK(deep_result == expect, "recursion returned %" PRIu64
+	ASSERT(deep_result == expect, "recursion returned %" PRIu64
 	      ", expected %" PRIu64, deep_result, expect);
 	/* The whole usable range is really usable, right down to lo. */
 	st.lo[0] = 1;
@@ -1081,19 +1081,19 @@ static void test_guard_page(void)
 
 	fflush(NULL);
 	pid = fork();
-	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	ASSERT(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0)
 		guard_child();
-	CHECK(waitpid(pid, &status, 0) == pid, "waitpid: %s", strerror(errno));
-	CHECK(!WIFSIGNALED(status), "overflowing child killed by signal %d "
+	ASSERT(waitpid(pid, &status, 0) == pid, "waitpid: %s", strerror(errno));
+	ASSERT(!WIFSIGNALED(status), "overflowing child killed by signal %d "
 	      "(handler not run on the alternate stack?)", WTERMSIG(status));
-	CHECK(WIFEXITED(status), "child status %#x", status);
-	CHECK(WEXITSTATUS(status) != 43, "the overflow faulted outside the "
+	ASSERT(WIFEXITED(status), "child status %#x", status);
+	ASSERT(WEXITSTATUS(status) != 43, "the overflow faulted outside the "
 	      "guard page");
-	CHECK(WEXITSTATUS(status) != 44, "sigaltstack/sigaction failed");
-	CHECK(WEXITSTATUS(status) != 45, "1,000,000 frames of 1000 bytes fit "
+	ASSERT(WEXITSTATUS(status) != 44, "sigaltstack/sigaction failed");
+	ASSERT(WEXITSTATUS(status) != 45, "1,000,000 frames of 1000 bytes fit "
 	      "on a 64 KiB stack?");
-	CHECK(WEXITSTATUS(status) == 42, "child exited with %d",
+	ASSERT(WEXITSTATUS(status) == 42, "child exited with %d",
 	      WEXITSTATUS(status));
 }
 
@@ -1143,19 +1143,19 @@ static void test_alignment(void)
 			memset(&align_rec, 0, sizeof align_rec);
 			uco__ctx_init(&align_co, lo, size, align_entry, arg);
 			uco__ctx_switch(&align_main, &align_co);
-			CHECK(align_rec.arg_seen == arg,
+			ASSERT(align_rec.arg_seen == arg,
 			      "entry got arg %p, expected %p",
 			      align_rec.arg_seen, arg);
-			CHECK(align_rec.caller_sp % 16 == 0,
+			ASSERT(align_rec.caller_sp % 16 == 0,
 			      "sp %#" PRIxPTR " at a call in the entry is not "
 			      "16-aligned (stack %p + %zu)", align_rec.caller_sp,
 			      (void *)lo, size);
-			CHECK(align_rec.frame % 16 == 0,
+			ASSERT(align_rec.frame % 16 == 0,
 			      "frame address %#" PRIxPTR " not 16-aligned",
 			      align_rec.frame);
-			CHECK(align_rec.local % 16 == 0,
+			ASSERT(align_rec.local % 16 == 0,
 			      "aligned local at %#" PRIxPTR, align_rec.local);
-			CHECK(align_rec.caller_sp < top &&
+			ASSERT(align_rec.caller_sp < top &&
 			      align_rec.caller_sp > top - 1024,
 			      "entry runs at %#" PRIxPTR ", not just below the "
 			      "top %#" PRIxPTR, align_rec.caller_sp, top);
@@ -1194,9 +1194,9 @@ static void test_chain(void)
 		xt_ctx_new(&chain_co[i], &st[i], chain_entry, &ids[i]);
 	}
 	uco__ctx_switch(&chain_main, &chain_co[0]);
-	CHECK(chain_n == CHAIN, "%d of %d contexts ran", chain_n, CHAIN);
+	ASSERT(chain_n == CHAIN, "%d of %d contexts ran", chain_n, CHAIN);
 	for (int i = 0; i < CHAIN; i++) {
-		CHECK(chain_order[i] == i, "context %d ran in place %d",
+		ASSERT(chain_order[i] == i, "context %d ran in place %d",
 		      chain_order[i], i);
 		xt_stack_free(&st[i]);
 	}
@@ -1219,13 +1219,13 @@ static void mil_entry(void *arg)
 	(void)arg;
 	uco__ctx_started(&mil_co);
 	while (!mil_done) {
-		CHECK(mil_seq % 2 == 1, "coroutine ran out of turn at %" PRIu64,
+		ASSERT(mil_seq % 2 == 1, "coroutine ran out of turn at %" PRIu64,
 		      mil_seq);
 		mil_seq++;
 		mine++;
 		uco__ctx_switch(&mil_co, &mil_main);
 	}
-	CHECK(mine == MIL_SWITCHES / 2, "coroutine ran %" PRIu64 " times",
+	ASSERT(mine == MIL_SWITCHES / 2, "coroutine ran %" PRIu64 " times",
 	      mine);
 	uco__ctx_exit(&mil_co, &mil_main);
 }
@@ -1239,13 +1239,13 @@ static void test_million(void)
 	xt_ctx_new(&mil_co, &st, mil_entry, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < MIL_SWITCHES / 2; i++) {
-		CHECK(mil_seq == 2 * (uint64_t)i, "main ran out of turn at %"
+		ASSERT(mil_seq == 2 * (uint64_t)i, "main ran out of turn at %"
 		      PRIu64, mil_seq);
 		mil_seq++;
 		uco__ctx_switch(&mil_main, &mil_co);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	CHECK(mil_seq == MIL_SWITCHES, "%" PRIu64 " turns taken", mil_seq);
+	ASSERT(mil_seq == MIL_SWITCHES, "%" PRIu64 " turns taken", mil_seq);
 	mil_done = 1;
 	uco__ctx_switch(&mil_main, &mil_co);
 	xt_stack_free(&st);
@@ -1275,9 +1275,9 @@ static void xt_main_bounds(void)
 	void *lo;
 	size_t size;
 
-	CHECK(pthread_getattr_np(pthread_self(), &attr) == 0,
+	ASSERT(pthread_getattr_np(pthread_self(), &attr) == 0,
 	      "pthread_getattr_np failed");
-	CHECK(pthread_attr_getstack(&attr, &lo, &size) == 0,
+	ASSERT(pthread_attr_getstack(&attr, &lo, &size) == 0,
 	      "pthread_attr_getstack failed");
 	pthread_attr_destroy(&attr);
 	for (size_t i = 0; i < sizeof mains / sizeof mains[0]; i++) {
