@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <ucontext.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,14 +71,33 @@ __attribute__((noreturn)) void uco__stack_overflow(const struct uco_task *t)
 	abort();
 }
 
+/* The stack pointer at the fault (0 where the architecture is unknown). */
+static uintptr_t interrupted_sp(void *ucv)
+{
+	ucontext_t *uc = ucv;
+
+#if defined(__x86_64__)
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (uintptr_t)uc->uc_mcontext.sp;
+#else
+	(void)uc;
+	return UINTPTR_MAX;
+#endif
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
 	struct uco__loop *l = uco__tls_loop;
 	struct uco_task *t = l ? l->current : NULL;
 	struct sigaction dfl;
 
-	(void)uc;
 	if (t && uco__stack_guard_hit(t->stack, si->si_addr, l->rt->page))
+		uco__stack_overflow(t);
+	/* A frame larger than the guard page jumps right over it: then the
+	 * stack pointer the fault interrupted is below the stack itself. */
+	if (t && interrupted_sp(uc) < (uintptr_t)t->stack->lo &&
+	    interrupted_sp(uc) + (64u << 20) > (uintptr_t)t->stack->lo)
 		uco__stack_overflow(t);
 	/* Not a guard page of ours: fall back to the action that was there
 	 * before uco_run (or the default) and let the fault happen again. */
