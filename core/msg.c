@@ -2,11 +2,12 @@
 #include "msg.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "loop.h"
 
-void uco__msg_post(struct uco__loop *to, struct uco__msg *m,
-		   struct io_uring *wake_ring, int submit)
+/* Push m; true if the inbox was empty (so the loop may be asleep). */
+static bool inbox_push(struct uco__loop *to, struct uco__msg *m)
 {
 	struct uco__msg *old =
 		atomic_load_explicit(&to->inbox, memory_order_relaxed);
@@ -18,9 +19,15 @@ void uco__msg_post(struct uco__loop *to, struct uco__msg *m,
 	} while (!atomic_compare_exchange_weak_explicit(
 		&to->inbox, &old, m, memory_order_release,
 		memory_order_relaxed));
+	return old == NULL;
+}
+
+void uco__msg_post(struct uco__loop *to, struct uco__msg *m,
+		   struct io_uring *wake_ring, int submit)
+{
 	/* Only the sender that found the inbox empty wakes the loop: a
 	 * wake-up for the earlier messages is already on its way. */
-	if (!old)
+	if (inbox_push(to, m))
 		uco__loop_wake(wake_ring, to, submit);
 }
 
@@ -28,18 +35,11 @@ void uco__msg_send(struct uco__loop *to, struct uco__msg *m)
 {
 	struct uco__loop *l = uco__tls_loop;
 
-	if (to == l) {
-		/* To ourselves: no wake-up needed, the loop drains each turn. */
-		struct uco__msg *old =
-			atomic_load_explicit(&to->inbox, memory_order_relaxed);
-		do {
-			m->next = old;
-		} while (!atomic_compare_exchange_weak_explicit(
-			&to->inbox, &old, m, memory_order_release,
-			memory_order_relaxed));
-		return;
-	}
-	uco__msg_post(to, m, &l->ring, 0);
+	/* To ourselves no wake-up is needed: the loop drains every turn. */
+	if (to == l)
+		inbox_push(to, m);
+	else
+		uco__msg_post(to, m, &l->ring, 0);
 }
 
 unsigned uco__msg_drain(struct uco__loop *l)
