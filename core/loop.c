@@ -239,6 +239,8 @@ static void dispatch_special(struct uco__loop *l, uint64_t ud, int res)
 	if (ud == UCO_UD_WAKE)
 		return; /* the inbox is drained every turn */
 	l->inflight--;
+	if (ud == UCO_UD_CANCEL)
+		return;
 	if (ud == UCO_UD_IGNORE && res < 0 && res != -ENOENT)
 		fprintf(stderr, "uco: loop %u: cross-core wake failed: %s\n",
 			l->core, strerror(-res));

@@ -111,12 +111,39 @@ void uco__op_cancel(struct uco__op *op)
 	l->inflight++;
 }
 
+void uco__handler_submitted(struct uco__cqe_handler *h,
+			    struct io_uring_sqe *sqe)
+{
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)h | UCO_OP_TAG_HANDLER);
+	uco__tls_loop->inflight++;
+}
+
+void uco__handler_cancel(struct uco__cqe_handler *h)
+{
+	struct uco__loop *l = uco__tls_loop;
+	struct io_uring_sqe *sqe = uco__sqe_get(l, 1);
+
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)h | UCO_OP_TAG_HANDLER,
+			       IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, UCO_UD_CANCEL);
+	l->inflight++;
+}
+
 struct uco_task *uco__op_complete(uint64_t user_data, int res, uint32_t flags)
 {
 	struct uco__op *op =
 		(struct uco__op *)(uintptr_t)(user_data & ~(uint64_t)UCO_OP_TAG_MASK);
-	struct uco__loop *l = op->task->loop;
+	struct uco__loop *l;
 
+	if ((user_data & UCO_OP_TAG_MASK) == UCO_OP_TAG_HANDLER) {
+		struct uco__cqe_handler *h = (struct uco__cqe_handler *)op;
+
+		if (!(flags & IORING_CQE_F_MORE))
+			uco__tls_loop->inflight--;
+		h->fn(h, res, flags);
+		return NULL;
+	}
+	l = op->task->loop;
 	switch (user_data & UCO_OP_TAG_MASK) {
 	case UCO_OP_TAG_OP:
 		op->res = res;

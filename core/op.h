@@ -16,6 +16,8 @@
  *   tag 0  the operation itself
  *   tag 1  its IORING_OP_LINK_TIMEOUT (only under a timeout scope)
  *   tag 2  an IORING_OP_ASYNC_CANCEL aimed at it (only when cancelled)
+ *   tag 3  not an op record but a struct uco__cqe_handler: a long-lived
+ *          object (a multishot accept or recv) that takes its CQEs itself
  *
  * Every SQE yields a CQE, so the task is resumed only when `pending`, the
  * number of CQEs still due, reaches zero: the kernel is then done with the
@@ -34,6 +36,7 @@ enum {
 	UCO_OP_TAG_OP = 0,
 	UCO_OP_TAG_TIMEOUT = 1,
 	UCO_OP_TAG_CANCEL = 2,
+	UCO_OP_TAG_HANDLER = 3,
 	UCO_OP_TAG_MASK = 3,
 };
 
@@ -42,6 +45,8 @@ enum {
 enum {
 	UCO_UD_IGNORE = 8,  /* a CQE nobody waits for (e.g. a failed wake) */
 	UCO_UD_WAKE = 16,   /* another thread's IORING_OP_MSG_RING wake-up */
+	UCO_UD_CANCEL = 24, /* an ASYNC_CANCEL nobody waits for (its answer,
+	                       0, -ENOENT or -EALREADY, changes nothing) */
 };
 
 enum {
@@ -81,6 +86,25 @@ int uco__op_wait(struct uco__op *op, struct io_uring_sqe *sqe);
 
 /* Cancel the op t waits in (IORING_OP_ASYNC_CANCEL); idempotent. */
 void uco__op_cancel(struct uco__op *op);
+
+/*
+ * A long-lived CQE consumer (tag 3): multishot operations, whose one SQE
+ * yields CQEs until one comes without IORING_CQE_F_MORE.  The owner counts
+ * its SQE in the loop's inflight (uco__handler_submitted) and the op layer
+ * uncounts it at the CQE without F_MORE, so a loop never shuts down under a
+ * live multishot.  fn runs on the loop's thread, in the scheduler or in a
+ * suspending task; it may wake tasks but must not suspend.
+ */
+struct uco__cqe_handler {
+	void (*fn)(struct uco__cqe_handler *h, int res, uint32_t flags);
+} __attribute__((aligned(8)));
+
+/* Tag the SQE for handler h and count it in flight. */
+void uco__handler_submitted(struct uco__cqe_handler *h,
+			    struct io_uring_sqe *sqe);
+
+/* Cancel every op whose user_data is h's (fire and forget). */
+void uco__handler_cancel(struct uco__cqe_handler *h);
 
 /* A CQE for an op record arrived.  Returns the task to resume now (its
  * op's last CQE), or NULL. */
