@@ -1,0 +1,154 @@
+/*
+ * uco/net.h — sockets on io_uring: TCP (IPv4, IPv6), Unix stream sockets,
+ * UDP; multishot accept; multishot receive into a provided buffer ring.
+ *
+ * The conventions of uco/file.h hold: each suspending call is one SQE,
+ * returns its result or a negative errno, and honours cancellation
+ * (-ECANCELED) and timeout scopes (-ETIMEDOUT).  Sockets are created with
+ * SOCK_CLOEXEC; sends always add MSG_NOSIGNAL, so a peer that went away is
+ * -EPIPE for that call, never a SIGPIPE for the process.
+ */
+#ifndef UCO_NET_H
+#define UCO_NET_H
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <uco/common.h>
+
+/* --- one-shot operations ------------------------------------------------ */
+
+UCO_API int uco_socket(int domain, int type, int protocol);
+UCO_API int uco_connect(int fd, const struct sockaddr *addr, socklen_t len);
+/* addr/len may be NULL.  flags: SOCK_NONBLOCK (SOCK_CLOEXEC is added). */
+UCO_API int uco_accept(int fd, struct sockaddr *addr, socklen_t *len,
+		       int flags);
+UCO_API ssize_t uco_recv(int fd, void *buf, size_t len, int flags);
+UCO_API ssize_t uco_send(int fd, const void *buf, size_t len, int flags);
+/* Send all len bytes, looping over short sends. */
+UCO_API ssize_t uco_send_all(int fd, const void *buf, size_t len, int flags);
+UCO_API ssize_t uco_recvmsg(int fd, struct msghdr *msg, int flags);
+UCO_API ssize_t uco_sendmsg(int fd, const struct msghdr *msg, int flags);
+UCO_API ssize_t uco_recvfrom(int fd, void *buf, size_t len, int flags,
+			     struct sockaddr *from, socklen_t *fromlen);
+UCO_API ssize_t uco_sendto(int fd, const void *buf, size_t len, int flags,
+			   const struct sockaddr *to, socklen_t tolen);
+/*
+ * Zero-copy send (IORING_OP_SEND_ZC): the kernel sends straight from buf
+ * and says when it no longer needs it; the call returns only then, so buf
+ * may be reused at once.  Worth it from about 16 KiB up; below
+ * UCO_SEND_ZC_MIN it does a plain send instead.
+ */
+#define UCO_SEND_ZC_MIN (16 * 1024)
+UCO_API ssize_t uco_send_zc(int fd, const void *buf, size_t len, int flags);
+UCO_API int uco_shutdown(int fd, int how);
+
+/* --- addresses, listeners, connections ----------------------------------- */
+
+/*
+ * getaddrinfo(3) on the offload pool (it blocks on DNS).  Suspends.
+ * Returns 0 with *res to free with freeaddrinfo(), or: -ENOENT (no such
+ * host or service), -EAGAIN (temporary failure, try again), -ENOMEM,
+ * -EINVAL (bad arguments or flags), -EAFNOSUPPORT, -ECANCELED, -ETIMEDOUT,
+ * or the errno of a system error.
+ */
+UCO_API int uco_getaddrinfo(const char *host, const char *service,
+			    const struct addrinfo *hints,
+			    struct addrinfo **res);
+
+enum {
+	UCO_LISTEN_REUSEPORT = 1, /* SO_REUSEPORT: one listener per core */
+	UCO_LISTEN_V6ONLY = 2,    /* an IPv6 listener takes no IPv4 */
+};
+
+/*
+ * A listening TCP socket on host:port (host NULL or "" or "*": every
+ * address, IPv6 dual-stack where available; port "0": the kernel picks,
+ * see uco_local_port()).  SO_REUSEADDR is always set.  Suspends (name
+ * resolution).  Returns the fd or a negative errno.
+ */
+UCO_API int uco_listen_tcp(const char *host, const char *port, int backlog,
+			   unsigned flags);
+/*
+ * A connected TCP socket: resolves host:port and tries every address in
+ * turn (as asyncio.open_connection does), returning the first that
+ * connects, or the error of the last one.
+ */
+UCO_API int uco_connect_tcp(const char *host, const char *port);
+/* A bound UDP socket (host as for uco_listen_tcp). */
+UCO_API int uco_bind_udp(const char *host, const char *port);
+
+/* Unix stream sockets.  A path starting with '@' is in the abstract
+ * namespace.  uco_listen_unix() replaces a stale socket file. */
+UCO_API int uco_listen_unix(const char *path, int backlog);
+UCO_API int uco_connect_unix(const char *path);
+
+/* The port a socket is bound to (host byte order), or a negative errno. */
+UCO_API int uco_local_port(int fd);
+
+/* --- multishot accept ----------------------------------------------------- */
+
+/*
+ * One IORING_OP_ACCEPT with IORING_ACCEPT_MULTISHOT on a listening socket:
+ * the kernel accepts as connections arrive, and uco_acceptor_next() takes
+ * them in order (no SQE per connection).  Same core only.  An error from
+ * the kernel (-EMFILE, -ENFILE, -ENOBUFS...) is returned once by
+ * uco_acceptor_next() and the acceptor re-arms itself on the next call.
+ */
+typedef struct uco_acceptor uco_acceptor;
+
+UCO_API int uco_acceptor_open(uco_acceptor **out, int listen_fd);
+/* The next connection's fd (SOCK_CLOEXEC), or a negative errno.  Suspends. */
+UCO_API int uco_acceptor_next(uco_acceptor *a);
+/* Stop accepting: cancels the multishot; connections already accepted but
+ * not taken are closed.  Does not close listen_fd.  NULL: no-op. */
+UCO_API void uco_acceptor_close(uco_acceptor *a);
+
+/* --- multishot receive into a provided buffer ring ------------------------ */
+
+/*
+ * A provided buffer ring (IORING_REGISTER_PBUF_RING) of `count` buffers
+ * of `size` bytes each on the calling core; count is a power of two up to
+ * 32768.  The kernel picks a free buffer for each receive, so a thousand
+ * idle connections hold no receive buffer at all.
+ */
+typedef struct uco_bufring uco_bufring;
+
+UCO_API int uco_bufring_create(uco_bufring **out, unsigned count,
+			       size_t size);
+/* Frees it once the last receiver using it is closed.  NULL: no-op. */
+UCO_API void uco_bufring_free(uco_bufring *br);
+/* Buffers currently given to the kernel (free for receives). */
+UCO_API unsigned uco_bufring_available(const uco_bufring *br);
+
+/*
+ * A multishot receive (IORING_OP_RECV with IORING_RECV_MULTISHOT and
+ * IOSQE_BUFFER_SELECT) on a connected socket: data arrives into ring
+ * buffers as the peer sends, and uco_mrecv_next() hands them out in order.
+ * Each buffer handed out must be given back with uco_mrecv_release().
+ * When the ring runs dry the kernel ends the multishot (-ENOBUFS); the
+ * receiver re-arms itself when asked for more.  Same core only.
+ */
+typedef struct uco_mrecv uco_mrecv;
+
+typedef struct uco_buf {
+	void *data;
+	size_t len;
+	unsigned id; /* internal: the ring slot */
+} uco_buf;
+
+UCO_API int uco_mrecv_open(uco_mrecv **out, int fd, uco_bufring *br);
+/*
+ * The next chunk of data: returns its length (> 0) with *buf set, 0 when
+ * the peer has closed (end of stream), or a negative errno (-ECONNRESET,
+ * -ECANCELED, -ETIMEDOUT...).  Suspends when nothing has arrived.
+ */
+UCO_API ssize_t uco_mrecv_next(uco_mrecv *r, uco_buf *buf);
+/* Give a buffer back to the ring. */
+UCO_API void uco_mrecv_release(uco_mrecv *r, uco_buf *buf);
+/* Cancel the multishot; data received but not taken goes back to the ring
+ * (once the kernel has let go of it).  Does not close fd.  NULL: no-op. */
+UCO_API void uco_mrecv_close(uco_mrecv *r);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * uco/poll.h — waiting for readiness of any file descriptor.
+ *
+ * This is how a nonblocking C library (libpq, hiredis, OpenSSL over a
+ * nonblocking socket) runs on uco: it returns EAGAIN / WANT_READ, the task
+ * calls uco_poll() for the events the library asked for, then calls the
+ * library again.  One IORING_OP_POLL_ADD (one-shot) per call.
+ */
+#ifndef UCO_POLL_H
+#define UCO_POLL_H
+
+#include <poll.h>
+
+#include <uco/common.h>
+
+/*
+ * Wait until fd is ready for `events` (POLLIN, POLLOUT, POLLPRI, ...).
+ * Suspends.  Returns the ready events (POLLERR and POLLHUP are reported
+ * whatever was asked, as poll(2) does), or a negative errno: -ECANCELED,
+ * -ETIMEDOUT under a timeout scope or uco_wait_for, -EBADF.
+ */
+UCO_API int uco_poll(int fd, unsigned events);
+
+#endif

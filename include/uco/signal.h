@@ -1,0 +1,29 @@
+/*
+ * uco/signal.h — waiting for SIGINT, SIGTERM or SIGHUP in a task.
+ *
+ * While uco_run() runs, these three signals are blocked in every runtime
+ * thread and in the thread that called uco_run(), and read from a signalfd
+ * on core 0's ring.  A signal that no task is waiting for gets its usual
+ * treatment: the disposition the program had set (the default terminates
+ * the process, as without uco; SIG_IGN ignores it; a handler runs on core
+ * 0's thread).  A signal that arrives while a task waits for it is
+ * delivered to that task only (to every task waiting for that signal).
+ * Threads the program started before uco_run() do not block them: a
+ * signal sent to the process may then be delivered there instead.
+ */
+#ifndef UCO_SIGNAL_H
+#define UCO_SIGNAL_H
+
+#include <signal.h>
+
+#include <uco/common.h>
+
+/*
+ * Wait for one of the signals in `set` (only SIGINT, SIGTERM and SIGHUP
+ * may be in it: -EINVAL otherwise, or for an empty set).  Suspends; can be
+ * called on any core.  Returns the signal number, -ECANCELED or
+ * -ETIMEDOUT.
+ */
+UCO_API int uco_signal_wait(const sigset_t *set);
+
+#endif
