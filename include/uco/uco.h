@@ -14,5 +14,9 @@
 #include <uco/future.h>
 #include <uco/offload.h>
 #include <uco/local.h>
+#include <uco/file.h>
+#include <uco/net.h>
+#include <uco/poll.h>
+#include <uco/signal.h>
 
 #endif
