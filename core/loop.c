@@ -33,6 +33,7 @@ int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt, unsigned core)
 	atomic_init(&l->inbox, NULL);
 	uco__stack_pool_init(&l->stacks, &rt->guard_budget);
 	uco__timers_init(&l->timers);
+	uco__signal_init(l, core == 0 ? rt->sigfd : -1);
 	l->debug = rt->cfg.debug;
 #ifdef UCO_ASAN
 	{
@@ -323,10 +324,23 @@ static void submit_and_wait(struct uco__loop *l, bool wait)
 
 static bool should_exit(struct uco__loop *l)
 {
-	return atomic_load_explicit(&l->rt->stopping, memory_order_acquire) &&
-	       atomic_load_explicit(&l->rt->busy, memory_order_acquire) == 0 &&
-	       l->inflight == 0 && !l->ready_head &&
-	       !atomic_load_explicit(&l->inbox, memory_order_relaxed);
+	if (!atomic_load_explicit(&l->rt->stopping, memory_order_acquire) ||
+	    atomic_load_explicit(&l->rt->busy, memory_order_acquire) != 0 ||
+	    l->ready_head || atomic_load_explicit(&l->inbox, memory_order_relaxed))
+		return false;
+	if (l->inflight && !l->stop_cancelled) {
+		/* No task is left, so what is still in the kernel belongs to
+		 * nobody: the signal read, a multishot nobody closed.  Cancel
+		 * it all once and wait for the CQEs, so that no buffer is
+		 * freed under the kernel. */
+		struct io_uring_sqe *sqe = uco__sqe_get(l, 1);
+
+		l->stop_cancelled = true;
+		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+		io_uring_sqe_set_data64(sqe, UCO_UD_CANCEL);
+		l->inflight++;
+	}
+	return l->inflight == 0;
 }
 
 void uco__loop_run(struct uco__loop *l)

@@ -26,6 +26,7 @@
 
 #include "list.h"
 #include "msg.h"
+#include "sigwait.h"
 #include "stack.h"
 #include "switch.h"
 #include "timer.h"
@@ -56,6 +57,8 @@ struct uco__loop {
 	void *altstack;                 /* SIGSEGV handler stack */
 	size_t altstack_size;
 	int exit_status;                /* start-up error of this loop */
+	struct uco__sigstate sig;       /* uco_signal_wait() */
+	bool stop_cancelled;            /* shutdown cancelled leftover ops */
 	long home_live;                 /* tasks homed here not yet gone, plus
 	                                   round trips (remote cancels, offload
 	                                   jobs) started here */
@@ -78,6 +81,7 @@ struct uco__runtime {
 	void *main_result;
 	int main_error;
 	size_t page;
+	int sigfd;                      /* SIGINT/TERM/HUP, read on core 0 */
 	struct sigaction old_segv;
 	struct sigaction old_bus;
 };

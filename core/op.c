@@ -146,8 +146,15 @@ struct uco_task *uco__op_complete(uint64_t user_data, int res, uint32_t flags)
 	l = op->task->loop;
 	switch (user_data & UCO_OP_TAG_MASK) {
 	case UCO_OP_TAG_OP:
-		op->res = res;
-		op->cqe_flags = flags;
+		/* A zero-copy send answers twice: its result (with F_MORE),
+		 * then a notification (F_NOTIF) when the kernel lets go of
+		 * the buffer.  The op ends at the CQE without F_MORE. */
+		if (!(flags & IORING_CQE_F_NOTIF)) {
+			op->res = res;
+			op->cqe_flags = flags;
+		}
+		if (flags & IORING_CQE_F_MORE)
+			return NULL;
 		break;
 	case UCO_OP_TAG_TIMEOUT:
 		/* A timer that fired answers with its attempt to cancel the

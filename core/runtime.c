@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sys/signalfd.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,7 @@ static void *loop_thread(void *p)
 	if (ok) {
 		if (ta->core == 0) {
 			uco_spawn_opts o = { .name = "main", .stack_size = 0 };
+			uco__signal_start(l);
 			if (l->debug)
 				uco__debug_start(l);
 			if (uco_spawn(NULL, main_task, rt, &o) < 0) {
@@ -227,12 +229,16 @@ UCO_API int uco_run(uco_fn main_fn, void *arg, const uco_config *cfg_in,
 		goto out_barrier;
 
 	uco__fault_handlers_install(rt);
-	/* Debug mode reads SIGQUIT from a signalfd: it must be blocked in
-	 * every thread, this one included, while we run. */
-	sigemptyset(&quit);
-	sigaddset(&quit, SIGQUIT);
-	pthread_sigmask(rt->cfg.debug ? SIG_BLOCK : SIG_SETMASK,
-			rt->cfg.debug ? &quit : NULL, &oldmask);
+	/* SIGINT, SIGTERM, SIGHUP (and SIGQUIT in debug mode) are read from
+	 * signalfds: they must be blocked in every thread, this one
+	 * included, while we run.  The loops inherit the mask. */
+	uco__signal_set(&quit);
+	rt->sigfd = signalfd(-1, &quit, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (rt->sigfd < 0)
+		sigemptyset(&quit); /* unread, they would be lost: keep them */
+	if (rt->cfg.debug)
+		sigaddset(&quit, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &quit, &oldmask);
 
 	for (started = 0; started < rt->nloops; started++) {
 		targs[started].rt = rt;
@@ -260,6 +266,8 @@ UCO_API int uco_run(uco_fn main_fn, void *arg, const uco_config *cfg_in,
 			r = rt->loops[i].exit_status;
 		uco__loop_term(&rt->loops[i]);
 	}
+	if (rt->sigfd >= 0)
+		close(rt->sigfd);
 	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 	uco__fault_handlers_remove(rt);
 	uco__offload_term(rt);

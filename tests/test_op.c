@@ -37,9 +37,13 @@
 #define PATTERN 0xa5a5a5a5a5a5a5a5ull
 
 /* CQEs the running loop still waits for. */
+/* SQEs of this test still in the kernel: the loop's count, less core 0's
+ * standing signalfd read (see core/sigwait.c). */
 static unsigned inflight(void)
 {
-	return uco__loop_current()->inflight;
+	struct uco__loop *l = uco__loop_current();
+
+	return l->inflight - (l->sig.armed ? 1u : 0u);
 }
 
 /* Bytes waiting in a pipe. */

@@ -145,7 +145,9 @@ UCO_API int uco_mrecv_open(uco_mrecv **out, int fd, uco_bufring *br);
  * -ECANCELED, -ETIMEDOUT...).  Suspends when nothing has arrived.
  */
 UCO_API ssize_t uco_mrecv_next(uco_mrecv *r, uco_buf *buf);
-/* Give a buffer back to the ring. */
+/* Give a buffer back to the ring (also allowed after uco_mrecv_close();
+ * the receiver is freed once its last buffer is back).  Each buffer
+ * exactly once. */
 UCO_API void uco_mrecv_release(uco_mrecv *r, uco_buf *buf);
 /* Cancel the multishot; data received but not taken goes back to the ring
  * (once the kernel has let go of it).  Does not close fd.  NULL: no-op. */

@@ -1,0 +1,209 @@
+/* Waiting for signals; see sigwait.h and uco/signal.h. */
+#include "sigwait.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uco/signal.h>
+
+#include "alloc.h"
+#include "loop.h"
+#include "msg.h"
+#include "task.h"
+#include "wait.h"
+
+static const int signals[UCO_NSIGNALS] = { SIGINT, SIGTERM, SIGHUP };
+
+static int sig_index(int signo)
+{
+	for (int i = 0; i < UCO_NSIGNALS; i++)
+		if (signals[i] == signo)
+			return i;
+	return -1;
+}
+
+void uco__signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (int i = 0; i < UCO_NSIGNALS; i++)
+		sigaddset(set, signals[i]);
+}
+
+void uco__signal_init(struct uco__loop *l, int fd)
+{
+	uco__node_init(&l->sig.waiters);
+	for (int i = 0; i < UCO_NSIGNALS; i++)
+		atomic_init(&l->sig.count[i], 0);
+	l->sig.fd = fd;
+	l->sig.armed = false;
+}
+
+/* The program's own disposition for a signal nobody waits for: SIG_DFL
+ * terminates the process as the signal would have, SIG_IGN drops it, a
+ * handler runs here, on core 0's thread. */
+static void default_action(int signo)
+{
+	struct sigaction sa;
+	sigset_t one;
+
+	if (sigaction(signo, NULL, &sa) < 0 || sa.sa_handler == SIG_IGN)
+		return;
+	sigemptyset(&one);
+	sigaddset(&one, signo);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	raise(signo); /* SIG_DFL: does not return */
+	pthread_sigmask(SIG_BLOCK, &one, NULL);
+}
+
+struct sigwaiter {
+	struct uco__node node;
+	struct uco_task *task;
+	struct uco__loop *loop;
+	const sigset_t *set;
+};
+
+static void count_waiter(struct sigwaiter *w, int delta)
+{
+	for (int i = 0; i < UCO_NSIGNALS; i++)
+		if (sigismember(w->set, signals[i]) == 1)
+			atomic_fetch_add_explicit(&w->loop->sig.count[i],
+						  (unsigned)delta,
+						  memory_order_relaxed);
+}
+
+/* Wake this loop's waiters for signo; how many. */
+static unsigned deliver_here(struct uco__loop *l, int signo)
+{
+	struct uco__node *n = l->sig.waiters.next;
+	unsigned woken = 0;
+
+	while (n != &l->sig.waiters) {
+		struct sigwaiter *w = uco__container_of(n, struct sigwaiter, node);
+
+		n = n->next;
+		if (sigismember(w->set, signo) != 1)
+			continue;
+		uco__list_del(&w->node);
+		count_waiter(w, -1);
+		uco__wake(w->task, signo);
+		woken++;
+	}
+	return woken;
+}
+
+struct sigmsg {
+	struct uco__msg msg;
+	int signo;
+};
+
+static void deliver_msg(struct uco__loop *l, struct uco__msg *m)
+{
+	struct sigmsg *sm = (struct sigmsg *)m;
+
+	/* The waiters this message was meant for may have gone (cancelled)
+	 * on the way: then the signal gets its default treatment here. */
+	if (deliver_here(l, sm->signo) == 0)
+		default_action(sm->signo);
+	uco__free(sm, sizeof(*sm));
+}
+
+static void dispatch(struct uco__loop *l, int signo)
+{
+	struct uco__runtime *rt = l->rt;
+	int i = sig_index(signo);
+	bool sent = false;
+
+	if (i < 0)
+		return;
+	if (deliver_here(l, signo))
+		sent = true;
+	for (unsigned c = 0; c < rt->nloops; c++) {
+		struct uco__loop *o = &rt->loops[c];
+		struct sigmsg *m;
+
+		if (o == l ||
+		    !atomic_load_explicit(&o->sig.count[i], memory_order_relaxed))
+			continue;
+		m = uco__alloc(sizeof(*m));
+		if (!m)
+			continue;
+		m->msg.fn = deliver_msg;
+		m->signo = signo;
+		uco__msg_send(o, &m->msg);
+		sent = true;
+	}
+	if (!sent)
+		default_action(signo);
+}
+
+static void arm(struct uco__loop *l);
+
+static void on_read(struct uco__cqe_handler *h, int res, uint32_t flags)
+{
+	struct uco__loop *l = uco__tls_loop;
+
+	l->sig.armed = false;
+	if (res == (int)sizeof(l->sig.si))
+		dispatch(l, (int)l->sig.si.ssi_signo);
+	else if (res != -ECANCELED && res != -EINTR)
+		fprintf(stderr, "uco: reading signals: %s\n",
+			strerror(res < 0 ? -res : EIO));
+	if (res != -ECANCELED && l->sig.fd >= 0 &&
+	    !atomic_load_explicit(&l->rt->stopping, memory_order_relaxed))
+		arm(l);
+}
+
+static void arm(struct uco__loop *l)
+{
+	struct io_uring_sqe *sqe = uco__sqe_get(l, 1);
+
+	io_uring_prep_read(sqe, l->sig.fd, &l->sig.si, sizeof(l->sig.si), 0);
+	uco__handler_submitted(&l->sig.h, sqe);
+	l->sig.armed = true;
+}
+
+void uco__signal_start(struct uco__loop *l)
+{
+	l->sig.h.fn = on_read;
+	if (l->sig.fd >= 0)
+		arm(l);
+}
+
+static void sigwaiter_unlink(void *ctx)
+{
+	struct sigwaiter *w = ctx;
+
+	uco__list_del(&w->node);
+	count_waiter(w, -1);
+}
+
+UCO_API int uco_signal_wait(const sigset_t *set)
+{
+	struct sigwaiter w;
+	sigset_t ours;
+	bool any = false;
+
+	if (!set)
+		return -EINVAL;
+	uco__signal_set(&ours);
+	for (int s = 1; s < NSIG; s++) {
+		if (sigismember(set, s) != 1)
+			continue;
+		if (sigismember(&ours, s) != 1)
+			return -EINVAL;
+		any = true;
+	}
+	if (!any)
+		return -EINVAL;
+	w.task = uco__self();
+	if (!w.task)
+		return -EPERM;
+	w.loop = w.task->loop;
+	w.set = set;
+	uco__list_add_tail(&w.loop->sig.waiters, &w.node);
+	count_waiter(&w, 1);
+	return uco__block(sigwaiter_unlink, &w, "signal");
+}
