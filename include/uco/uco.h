@@ -14,6 +14,7 @@
 #include <uco/future.h>
 #include <uco/offload.h>
 #include <uco/local.h>
+#include <uco/queue.h>
 #include <uco/file.h>
 #include <uco/net.h>
 #include <uco/poll.h>
