@@ -17,7 +17,8 @@
  * it sends them, reads back exactly what it sent, and sends a new message
  * for each one that came back, until --duration seconds have passed or
  * --count round trips are done in all.  With --verify every echoed byte
- * is checked against what was sent.  Then it prints:
+ * is checked against what was sent.  It prints a line starting with
+ * "connected:" when every connection is open and the clock starts, then:
  *
  *   round trips      how many, and how many per second;
  *   latency          p50, p90, p99 and max of the round trip of each
@@ -29,8 +30,8 @@
  *                    a whole CPU measures itself, not the server;
  *   one line for scripts:
  *     STATS round_trips=N seconds=S rps=R p50_us=.. p90_us=.. p99_us=..
- *           max_us=.. cpu_s=C cpu_us_per_rt=U connections=.. size=..
- *           pipeline=.. cores=..
+ *           max_us=.. cpu_s=C user_s=.. sys_s=.. cpu_us_per_rt=U
+ *           connections=.. size=.. pipeline=.. cores=..
  *
  * Exit status: 0; 1 when the server cannot be reached, hangs up, resets,
  * echoes wrong bytes (--verify) or stops answering for --timeout seconds
@@ -563,13 +564,14 @@ static void report_failure(const struct shared *sh, const struct core *c)
 	}
 }
 
-static double cpu_seconds(void)
+/* CPU time of the whole process (every thread), user and system. */
+static void cpu_seconds(double *user, double *sys)
 {
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	*user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+	*sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static uint64_t total_done(struct core *cores, unsigned n)
@@ -690,13 +692,27 @@ static void *main_task(void *arg)
 		goto out;
 	}
 
-	double cpu0 = cpu_seconds();
+	double user0, sys0, user1, sys1;
+
+	/* Scripts that sample the server's CPU time wait for this line. */
+	if (o->count)
+		printf("connected: %u connection%s, running %" PRIu64
+		       " round trips\n", o->connections,
+		       o->connections == 1 ? "" : "s", o->count);
+	else
+		printf("connected: %u connection%s, running for %g s\n",
+		       o->connections, o->connections == 1 ? "" : "s",
+		       o->duration);
+	fflush(stdout);
+	cpu_seconds(&user0, &sys0);
 	uint64_t t0 = uco_now();
 
 	sh->deadline = t0 + (uint64_t)(o->duration * 1e9);
 	r = on_every_core(cores, ncores, run_task, o->timeout);
 	uint64_t t1 = uco_now();
-	double cpu = cpu_seconds() - cpu0;
+
+	cpu_seconds(&user1, &sys1);
+	double user = user1 - user0, sys = sys1 - sys0, cpu = user + sys;
 
 	if (r < 0) {
 		bool said = false;
@@ -738,13 +754,14 @@ static void *main_task(void *arg)
 	       secs, rps);
 	printf("  latency      p50 %.1f us  p90 %.1f us  p99 %.1f us  "
 	       "max %.1f us\n", p50, p90, p99, max);
-	printf("  client CPU   %.3f s (%.0f%% of one CPU): %.3f us per round "
-	       "trip\n", cpu, 100 * cpu / secs, us_per_rt);
+	printf("  client CPU   %.3f s (user %.3f, system %.3f; %.0f%% of one "
+	       "CPU): %.3f us per round trip\n", cpu, user, sys,
+	       100 * cpu / secs, us_per_rt);
 	printf("STATS round_trips=%" PRIu64 " seconds=%.4f rps=%.1f "
 	       "p50_us=%.2f p90_us=%.2f p99_us=%.2f max_us=%.2f cpu_s=%.4f "
-	       "cpu_us_per_rt=%.4f connections=%u size=%zu pipeline=%u "
-	       "cores=%u\n",
-	       rt, secs, rps, p50, p90, p99, max, cpu, us_per_rt,
+	       "user_s=%.4f sys_s=%.4f cpu_us_per_rt=%.4f connections=%u "
+	       "size=%zu pipeline=%u cores=%u\n",
+	       rt, secs, rps, p50, p90, p99, max, cpu, user, sys, us_per_rt,
 	       o->connections, o->size, o->pipeline, ncores);
 	fflush(stdout);
 out:
