@@ -1,0 +1,987 @@
+/*
+ * Suite "net": sockets on io_uring (include/uco/net.h): TCP over IPv4 and
+ * IPv6, Unix stream sockets, UDP; refused and unreachable connections;
+ * timeouts on accept, recv and connect; a peer that hangs up; multishot
+ * accept (incl. EMFILE in a child with a low RLIMIT_NOFILE); multishot
+ * receive into a provided buffer ring, whose buffers all come back when it
+ * is cancelled or closed.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "leakcheck.h"
+
+#define MS UCO_NSEC_PER_MSEC
+
+/* Name resolution fills glibc's process-wide caches (NSS modules, the
+ * resolver configuration, and each thread's TLS vector grown for the NSS
+ * modules' TLS, kept with glibc's cached thread stacks) on first use;
+ * that memory is not the runtime's, so it is allocated before any leak
+ * check counts bytes, on as many offload threads as resolutions can
+ * overlap on. */
+static void *warm_resolver_task(void *arg)
+{
+	struct addrinfo *res;
+
+	if (uco_getaddrinfo("localhost", "80", NULL, &res) == 0)
+		freeaddrinfo(res);
+	if (uco_getaddrinfo("127.0.0.1", "0", NULL, &res) == 0)
+		freeaddrinfo(res);
+	if (uco_getaddrinfo(NULL, "no-such-service-x", NULL, &res) == 0)
+		freeaddrinfo(res);
+	return NULL;
+}
+
+static void body_warm_resolver(void *arg)
+{
+	uco_task *t[8];
+
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(uco_spawn(&t[i], warm_resolver_task, NULL, NULL),
+				 0);
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(uco_join(t[i], NULL), 0);
+		uco_task_release(t[i]);
+	}
+}
+
+static void net_run(void (*body)(void *), void *arg)
+{
+	th_run(body_warm_resolver, NULL, NULL);
+	lc_run(body, arg, NULL);
+}
+
+static void fill(char *buf, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)((i * 131 + seed) & 0xff);
+}
+
+static void port_str(int fd, char *out, size_t cap)
+{
+	int port = uco_local_port(fd);
+
+	ck_assert_int_gt(port, 0);
+	snprintf(out, cap, "%d", port);
+}
+
+/* A listener on host (port chosen by the kernel) and a connected pair. */
+struct pair {
+	int lfd, client, server;
+};
+
+static void pair_open(struct pair *p, const char *host)
+{
+	char port[16];
+
+	p->lfd = uco_listen_tcp(host, "0", 16, 0);
+	ck_assert_int_ge(p->lfd, 0);
+	port_str(p->lfd, port, sizeof(port));
+	p->client = uco_connect_tcp(host, port);
+	ck_assert_int_ge(p->client, 0);
+	p->server = uco_accept(p->lfd, NULL, NULL, 0);
+	ck_assert_int_ge(p->server, 0);
+}
+
+static void pair_close(struct pair *p)
+{
+	if (p->client >= 0)
+		ck_assert_int_eq(uco_close(p->client), 0);
+	if (p->server >= 0)
+		ck_assert_int_eq(uco_close(p->server), 0);
+	ck_assert_int_eq(uco_close(p->lfd), 0);
+}
+
+/* ---- TCP ------------------------------------------------------------------ */
+
+struct echo {
+	int fd;
+	size_t len;
+};
+
+static void *echo_task(void *arg)
+{
+	struct echo *e = arg;
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = uco_recv(e->fd, buf, sizeof(buf), 0)) > 0) {
+		ck_assert_int_eq(uco_send_all(e->fd, buf, (size_t)n, 0), n);
+		e->len += (size_t)n;
+	}
+	ck_assert_int_eq(n, 0);
+	return NULL;
+}
+
+static void tcp_echo(const char *host)
+{
+	struct pair p;
+	struct echo e = { 0 };
+	uco_task *t;
+	static char out[200000], in[200000];
+
+	pair_open(&p, host);
+	e.fd = p.server;
+	ck_assert_int_eq(uco_spawn(&t, echo_task, &e, NULL), 0);
+	fill(out, sizeof(out), 1);
+	for (size_t off = 0; off < sizeof(out);) {
+		size_t n = sizeof(out) - off < 7000 ? sizeof(out) - off : 7000;
+		ck_assert_int_eq(uco_send_all(p.client, out + off, n, 0), n);
+		ck_assert_int_eq(uco_read_full(p.client, in + off, n, -1), n);
+		off += n;
+	}
+	ck_assert_mem_eq(in, out, sizeof(out));
+	ck_assert_int_eq(uco_shutdown(p.client, SHUT_WR), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_uint_eq(e.len, sizeof(out));
+	/* The server side saw EOF; the client reads EOF once the server
+	 * closes. */
+	ck_assert_int_eq(uco_close(p.server), 0);
+	p.server = -1;
+	ck_assert_int_eq(uco_recv(p.client, in, 10, 0), 0);
+	pair_close(&p);
+}
+
+static void body_tcp4(void *arg)
+{
+	tcp_echo("127.0.0.1");
+}
+
+START_TEST(tcp4)
+{
+	net_run(body_tcp4, NULL);
+}
+END_TEST
+
+static void body_tcp6(void *arg)
+{
+	tcp_echo("::1");
+}
+
+START_TEST(tcp6)
+{
+	net_run(body_tcp6, NULL);
+}
+END_TEST
+
+/* The wildcard listener is dual-stack: IPv4 and IPv6 clients both reach it. */
+static void body_dual_stack(void *arg)
+{
+	char port[16], c;
+	int lfd = uco_listen_tcp(NULL, "0", 16, 0);
+	int a, b, s1, s2;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	ck_assert_int_ge(lfd, 0);
+	port_str(lfd, port, sizeof(port));
+	a = uco_connect_tcp("127.0.0.1", port);
+	b = uco_connect_tcp("::1", port);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	s1 = uco_accept(lfd, (struct sockaddr *)&ss, &len, 0);
+	ck_assert_int_ge(s1, 0);
+	ck_assert_uint_gt(len, 0);
+	s2 = uco_accept(lfd, NULL, NULL, SOCK_NONBLOCK);
+	ck_assert_int_ge(s2, 0);
+	ck_assert(fcntl(s2, F_GETFL) & O_NONBLOCK);
+	ck_assert(fcntl(s2, F_GETFD) & FD_CLOEXEC);
+	ck_assert_int_eq(uco_send(a, "x", 1, 0), 1);
+	ck_assert_int_eq(uco_recv(s1, &c, 1, 0), 1);
+	ck_assert_int_eq(uco_accept(lfd, NULL, NULL, 0x1000), -EINVAL);
+	ck_assert_int_eq(uco_accept(lfd, (struct sockaddr *)&ss, NULL, 0),
+			 -EFAULT);
+	close(a);
+	close(b);
+	close(s1);
+	close(s2);
+	close(lfd);
+}
+
+START_TEST(dual_stack)
+{
+	net_run(body_dual_stack, NULL);
+}
+END_TEST
+
+/* ---- failures: refused, unreachable, hang-ups ------------------------------ */
+
+static void body_refused(void *arg)
+{
+	char port[16];
+	int lfd = uco_listen_tcp("127.0.0.1", "0", 1, 0);
+
+	ck_assert_int_ge(lfd, 0);
+	port_str(lfd, port, sizeof(port));
+	close(lfd); /* nobody listens there now */
+	ck_assert_int_eq(uco_connect_tcp("127.0.0.1", port), -ECONNREFUSED);
+	ck_assert_int_eq(uco_connect_unix("@uco-test-nobody-listens"),
+			 -ECONNREFUSED);
+	ck_assert_int_eq(uco_connect_unix("/nonexistent/uco.sock"), -ENOENT);
+	/* Bad arguments and unknown names. */
+	ck_assert_int_eq(uco_connect_tcp(NULL, port), -EINVAL);
+	ck_assert_int_eq(uco_listen_tcp("127.0.0.1", NULL, 1, 0), -EINVAL);
+	ck_assert_int_eq(uco_listen_tcp("127.0.0.1", "0", 1, 0x100), -EINVAL);
+	ck_assert_int_eq(uco_listen_tcp("127.0.0.1", "no-such-service-x", 1, 0),
+			 -ENOENT);
+}
+
+START_TEST(refused)
+{
+	net_run(body_refused, NULL);
+}
+END_TEST
+
+/* 192.0.2.1 (TEST-NET-1) is never routed: a connect there fails at once
+ * (no route; a sandbox may answer with a reset) or hangs until the
+ * timeout. */
+static int connect_unroutable(void *arg)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(9) };
+	int fd = uco_socket(AF_INET, SOCK_STREAM, 0), r;
+
+	ck_assert_int_ge(fd, 0);
+	inet_pton(AF_INET, "192.0.2.1", &sa.sin_addr);
+	r = uco_connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return r;
+}
+
+/* A connect that hangs for sure: to a listener whose accept queue is
+ * full, which drops SYNs until someone accepts. */
+static int connect_port(void *arg)
+{
+	return uco_connect_tcp("127.0.0.1", arg);
+}
+
+static void body_unreachable(void *arg)
+{
+	char port[16];
+	int r, s, lfd, c[8], n = 0;
+
+	r = uco_wait_for(100 * MS, connect_unroutable, NULL);
+	ck_assert_msg(r == -ETIMEDOUT || r == -ENETUNREACH ||
+			      r == -EHOSTUNREACH || r == -ECONNREFUSED,
+		      "connect to an unroutable address: %s", strerror(-r));
+
+	lfd = uco_listen_tcp("127.0.0.1", "0", 0, 0);
+	ck_assert_int_ge(lfd, 0);
+	port_str(lfd, port, sizeof(port));
+	/* Fill the queue: the first connects complete (backlog + 1). */
+	for (;;) {
+		r = uco_wait_for(200 * MS, connect_port, port);
+		if (r < 0)
+			break;
+		ck_assert_int_lt(n, 8);
+		c[n++] = r;
+	}
+	ck_assert_int_eq(r, -ETIMEDOUT);
+	ck_assert_int_ge(n, 1);
+	/* The same under a scope. */
+	s = uco_timeout_begin(50 * MS);
+	ck_assert_int_eq(uco_connect_tcp("127.0.0.1", port), -ETIMEDOUT);
+	ck_assert_int_eq(uco_timeout_end(s), -ETIMEDOUT);
+	while (n > 0)
+		close(c[--n]);
+	close(lfd);
+}
+
+START_TEST(unreachable)
+{
+	net_run(body_unreachable, NULL);
+}
+END_TEST
+
+static void body_hangup(void *arg)
+{
+	struct pair p;
+	static char big[1 << 20];
+	char buf[16];
+	ssize_t r;
+
+	pair_open(&p, "127.0.0.1");
+	/* Mid-read: the peer closes, the read ends with 0 (end of stream). */
+	ck_assert_int_eq(uco_send(p.server, "ab", 2, 0), 2);
+	ck_assert_int_eq(uco_close(p.server), 0);
+	p.server = -1;
+	ck_assert_int_eq(uco_recv(p.client, buf, sizeof(buf), 0), 2);
+	ck_assert_int_eq(uco_recv(p.client, buf, sizeof(buf), 0), 0);
+	/* Mid-write: the peer is gone; sending fails with -EPIPE or
+	 * -ECONNRESET, never a SIGPIPE (the test would die of it). */
+	do {
+		r = uco_send(p.client, big, sizeof(big), 0);
+	} while (r > 0);
+	ck_assert_msg(r == -EPIPE || r == -ECONNRESET, "send: %zd", r);
+	r = uco_send_all(p.client, big, sizeof(big), 0);
+	ck_assert_msg(r == -EPIPE || r == -ECONNRESET, "send_all: %zd", r);
+	pair_close(&p);
+}
+
+START_TEST(hangup)
+{
+	net_run(body_hangup, NULL);
+}
+END_TEST
+
+/* ---- timeouts and cancellation on accept, recv ------------------------------- */
+
+static int accept_op(void *arg)
+{
+	return uco_accept(*(int *)arg, NULL, NULL, 0);
+}
+
+struct recv_arg {
+	int fd;
+	char buf[32];
+	ssize_t r;
+};
+
+static void *recv_task(void *arg)
+{
+	struct recv_arg *a = arg;
+
+	a->r = uco_recv(a->fd, a->buf, sizeof(a->buf), 0);
+	return NULL;
+}
+
+static void body_timeouts(void *arg)
+{
+	struct pair p;
+	struct recv_arg ra = { .r = 1 };
+	uco_task *t;
+	char c;
+	int s;
+
+	pair_open(&p, "127.0.0.1");
+	ck_assert_int_eq(uco_wait_for(20 * MS, accept_op, &p.lfd), -ETIMEDOUT);
+	s = uco_timeout_begin(20 * MS);
+	ck_assert_int_eq(uco_recv(p.client, &c, 1, 0), -ETIMEDOUT);
+	ck_assert_int_eq(uco_timeout_end(s), -ETIMEDOUT);
+	/* Cancelled mid-recv: -ECANCELED; the socket keeps working and the
+	 * byte sent afterwards is not lost. */
+	ra.fd = p.client;
+	ck_assert_int_eq(uco_spawn(&t, recv_task, &ra, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(ra.r, -ECANCELED);
+	ck_assert_int_eq(uco_send(p.server, "k", 1, 0), 1);
+	ck_assert_int_eq(uco_recv(p.client, &c, 1, 0), 1);
+	ck_assert_int_eq(c, 'k');
+	pair_close(&p);
+}
+
+START_TEST(timeouts)
+{
+	net_run(body_timeouts, NULL);
+}
+END_TEST
+
+/* ---- msg, zero copy, UDP, Unix ------------------------------------------------- */
+
+static void body_msg_zc(void *arg)
+{
+	struct pair p;
+	char a[10] = "0123456789", b[20], x[10], y[20];
+	struct iovec out[2] = { { a, sizeof(a) }, { b, sizeof(b) } };
+	struct iovec in[2] = { { x, sizeof(x) }, { y, sizeof(y) } };
+	struct msghdr mo = { .msg_iov = out, .msg_iovlen = 2 };
+	struct msghdr mi = { .msg_iov = in, .msg_iovlen = 2 };
+	size_t big = 1 << 20;
+	char *src = malloc(big), *dst = malloc(big);
+	struct echo e = { 0 };
+	uco_task *t;
+
+	pair_open(&p, "127.0.0.1");
+	fill(b, sizeof(b), 4);
+	ck_assert_int_eq(uco_sendmsg(p.client, &mo, 0), 30);
+	ck_assert_int_eq(uco_recvmsg(p.server, &mi, MSG_WAITALL), 30);
+	ck_assert_mem_eq(x, a, 10);
+	ck_assert_mem_eq(y, b, 20);
+	ck_assert_int_eq(uco_sendmsg(p.client, NULL, 0), -EFAULT);
+	/* Zero copy: 1 MiB echoed back and verified; the call returns only
+	 * when the kernel is done with src, so it is reused at once. */
+	fill(src, big, 8);
+	e.fd = p.server;
+	ck_assert_int_eq(uco_spawn(&t, echo_task, &e, NULL), 0);
+	for (int round = 0; round < 3; round++) {
+		ssize_t n = uco_send_zc(p.client, src, big, 0);
+		ck_assert_msg(n > 0, "send_zc: %zd", n);
+		ck_assert_int_eq(uco_send_all(p.client, src + n, big - (size_t)n,
+					      0),
+				 big - (size_t)n);
+		ck_assert_int_eq(uco_read_full(p.client, dst, big, -1), big);
+		ck_assert_mem_eq(dst, src, big);
+		src[round] ^= 0x55; /* reuse right away */
+	}
+	/* Small sends take the plain path. */
+	ck_assert_int_eq(uco_send_zc(p.client, "tiny", 4, 0), 4);
+	ck_assert_int_eq(uco_read_full(p.client, dst, 4, -1), 4);
+	ck_assert_int_eq(uco_shutdown(p.client, SHUT_WR), 0);
+	ck_assert_int_eq(uco_shutdown(p.client, 99), -EINVAL);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	pair_close(&p);
+	free(src);
+	free(dst);
+}
+
+START_TEST(msg_zc)
+{
+	net_run(body_msg_zc, NULL);
+}
+END_TEST
+
+static void body_udp(void *arg)
+{
+	char pa[16], buf[64];
+	int a = uco_bind_udp("127.0.0.1", "0"), b = uco_bind_udp("127.0.0.1", "0");
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	struct sockaddr_storage from;
+	socklen_t flen = sizeof(from);
+
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	port_str(a, pa, sizeof(pa));
+	to.sin_port = htons((uint16_t)atoi(pa));
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	/* b -> a, then a answers to the sender's address. */
+	for (int i = 0; i < 100; i++) {
+		char msg[32];
+		int n = snprintf(msg, sizeof(msg), "datagram %d", i);
+
+		ck_assert_int_eq(uco_sendto(b, msg, (size_t)n, 0,
+					    (struct sockaddr *)&to, sizeof(to)),
+				 n);
+		flen = sizeof(from);
+		ck_assert_int_eq(uco_recvfrom(a, buf, sizeof(buf), 0,
+					      (struct sockaddr *)&from, &flen),
+				 n);
+		ck_assert_mem_eq(buf, msg, (size_t)n);
+		ck_assert_uint_eq(flen, sizeof(struct sockaddr_in));
+		ck_assert_int_eq(((struct sockaddr_in *)&from)->sin_port,
+				 htons((uint16_t)uco_local_port(b)));
+		ck_assert_int_eq(uco_sendto(a, buf, (size_t)n, 0,
+					    (struct sockaddr *)&from, flen),
+				 n);
+		ck_assert_int_eq(uco_recvfrom(b, buf, sizeof(buf), 0, NULL, NULL),
+				 n);
+	}
+	/* Datagram boundaries: a short buffer truncates one datagram. */
+	ck_assert_int_eq(uco_sendto(b, "0123456789", 10, 0,
+				    (struct sockaddr *)&to, sizeof(to)), 10);
+	ck_assert_int_eq(uco_recvfrom(a, buf, 4, 0, NULL, NULL), 4);
+	ck_assert_int_eq(uco_recvfrom(a, buf, 4, 0, (struct sockaddr *)&from,
+				      NULL), -EFAULT);
+	close(a);
+	close(b);
+}
+
+START_TEST(udp)
+{
+	net_run(body_udp, NULL);
+}
+END_TEST
+
+static void unix_roundtrip(const char *path)
+{
+	int lfd = uco_listen_unix(path, 8), c, s;
+	char buf[8];
+
+	ck_assert_int_ge(lfd, 0);
+	c = uco_connect_unix(path);
+	ck_assert_int_ge(c, 0);
+	s = uco_accept(lfd, NULL, NULL, 0);
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_eq(uco_send(c, "unix", 4, 0), 4);
+	ck_assert_int_eq(uco_recv(s, buf, sizeof(buf), 0), 4);
+	ck_assert_mem_eq(buf, "unix", 4);
+	ck_assert_int_eq(uco_send(s, "back", 4, 0), 4);
+	ck_assert_int_eq(uco_recv(c, buf, sizeof(buf), 0), 4);
+	ck_assert_mem_eq(buf, "back", 4);
+	close(c);
+	close(s);
+	close(lfd);
+}
+
+static void body_unix(void *arg)
+{
+	char path[108];
+	int lfd;
+
+	snprintf(path, sizeof(path), "/tmp/uco-test-%d.sock", (int)getpid());
+	unlink(path);
+	unix_roundtrip(path);
+	/* The socket file is left behind (as with any Unix socket); a new
+	 * listener replaces it since nobody listens there. */
+	unix_roundtrip(path);
+	/* ...but not one somebody listens on. */
+	lfd = uco_listen_unix(path, 1);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(uco_listen_unix(path, 1), -EADDRINUSE);
+	close(lfd);
+	unlink(path);
+	snprintf(path, sizeof(path), "@uco-test-%d", (int)getpid());
+	unix_roundtrip(path);
+	ck_assert_int_eq(uco_listen_unix("", 1), -ENAMETOOLONG);
+	ck_assert_int_eq(uco_listen_unix(NULL, 1), -EINVAL);
+}
+
+START_TEST(unix_stream)
+{
+	net_run(body_unix, NULL);
+}
+END_TEST
+
+static void body_resolve(void *arg)
+{
+	struct addrinfo hints = { .ai_family = AF_INET,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *res = (void *)1;
+
+	ck_assert_int_eq(uco_getaddrinfo("127.0.0.1", "80", &hints, &res), 0);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_int_eq(res->ai_family, AF_INET);
+	ck_assert_int_eq(ntohs(((struct sockaddr_in *)res->ai_addr)->sin_port),
+			 80);
+	freeaddrinfo(res);
+	ck_assert_int_eq(uco_getaddrinfo("localhost", NULL, NULL, &res), 0);
+	freeaddrinfo(res);
+	ck_assert_int_eq(uco_getaddrinfo("not-a-number", "80", &hints, &res),
+			 -ENOENT);
+	ck_assert_ptr_null(res);
+	ck_assert_int_eq(uco_getaddrinfo(NULL, NULL, NULL, &res), -EINVAL);
+	ck_assert_int_eq(uco_getaddrinfo("x", "1", NULL, NULL), -EINVAL);
+	hints.ai_flags = 0x7fff0000;
+	ck_assert_int_lt(uco_getaddrinfo("127.0.0.1", "80", &hints, &res), 0);
+}
+
+START_TEST(resolve)
+{
+	net_run(body_resolve, NULL);
+}
+END_TEST
+
+/* ---- multishot accept -------------------------------------------------------- */
+
+static void body_acceptor(void *arg)
+{
+	enum { N = 100 };
+	char port[16];
+	int lfd = uco_listen_tcp("127.0.0.1", "0", N, 0), c[N];
+	uco_acceptor *a;
+
+	ck_assert_int_ge(lfd, 0);
+	port_str(lfd, port, sizeof(port));
+	ck_assert_int_eq(uco_acceptor_open(&a, lfd), 0);
+	for (int i = 0; i < N; i++) {
+		c[i] = uco_connect_tcp("127.0.0.1", port);
+		ck_assert_int_ge(c[i], 0);
+	}
+	/* In order: client i's byte arrives on the i-th accepted socket. */
+	for (int i = 0; i < N; i++) {
+		unsigned char b = (unsigned char)i, got;
+		int s = uco_acceptor_next(a);
+
+		ck_assert_int_ge(s, 0);
+		ck_assert(fcntl(s, F_GETFD) & FD_CLOEXEC);
+		ck_assert_int_eq(uco_send(c[i], &b, 1, 0), 1);
+		ck_assert_int_eq(uco_recv(s, &got, 1, 0), 1);
+		ck_assert_int_eq(got, b);
+		close(s);
+	}
+	/* Connections accepted but never taken are closed by close(). */
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_ge(uco_connect_tcp("127.0.0.1", port), 0);
+	ck_assert_int_eq(uco_sleep(20 * MS), 0); /* let the CQEs come in */
+	uco_acceptor_close(a);
+	uco_acceptor_close(NULL);
+	for (int i = 0; i < N; i++)
+		close(c[i]);
+	/* The five client fds: find and close them (the leak check counts
+	 * every fd). */
+	for (int fd = 3; fd < 1024; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		if (fd != lfd && getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
+		    ((struct sockaddr_in *)&ss)->sin_port == htons((uint16_t)atoi(port)))
+			close(fd);
+	}
+	close(lfd);
+	ck_assert_int_eq(uco_acceptor_open(NULL, 0), -EINVAL);
+	ck_assert_int_eq(uco_acceptor_open(&a, -1), -EBADF);
+	ck_assert_int_eq(uco_acceptor_next(NULL), -EINVAL);
+}
+
+START_TEST(acceptor)
+{
+	net_run(body_acceptor, NULL);
+}
+END_TEST
+
+struct acc_arg {
+	uco_acceptor *a;
+	int r;
+};
+
+static void *acc_task(void *arg)
+{
+	struct acc_arg *x = arg;
+
+	x->r = uco_acceptor_next(x->a);
+	return NULL;
+}
+
+static int acc_op(void *arg)
+{
+	return uco_acceptor_next(arg);
+}
+
+static void body_acceptor_cancel(void *arg)
+{
+	char port[16];
+	int lfd = uco_listen_tcp("127.0.0.1", "0", 8, 0), c, s;
+	uco_acceptor *a;
+	struct acc_arg x = { .r = 1 };
+	uco_task *t;
+
+	ck_assert_int_ge(lfd, 0);
+	port_str(lfd, port, sizeof(port));
+	ck_assert_int_eq(uco_acceptor_open(&a, lfd), 0);
+	/* Timed out, then cancelled: neither loses the next connection. */
+	ck_assert_int_eq(uco_wait_for(20 * MS, acc_op, a), -ETIMEDOUT);
+	x.a = a;
+	ck_assert_int_eq(uco_spawn(&t, acc_task, &x, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(x.r, -ECANCELED);
+	c = uco_connect_tcp("127.0.0.1", port);
+	ck_assert_int_ge(c, 0);
+	s = uco_acceptor_next(a);
+	ck_assert_int_ge(s, 0);
+	close(s);
+	close(c);
+	/* A waiter when the acceptor is closed: -EBADF. */
+	x.r = 1;
+	ck_assert_int_eq(uco_spawn(&t, acc_task, &x, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	uco_acceptor_close(a);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(x.r, -EBADF);
+	close(lfd);
+}
+
+START_TEST(acceptor_cancel)
+{
+	net_run(body_acceptor_cancel, NULL);
+}
+END_TEST
+
+/* EMFILE: with RLIMIT_NOFILE lowered, accept fails with -EMFILE; the
+ * acceptor reports it, and serves again once fds are free. */
+static void body_emfile(void *arg)
+{
+	char port[16];
+	int lfd = uco_listen_tcp("127.0.0.1", "0", 64, 0), c[8], r, s;
+	uco_acceptor *a;
+	struct rlimit rl;
+	int spare[64], nspare = 0;
+
+	ck_assert_int_ge(lfd, 0);
+	port_str(lfd, port, sizeof(port));
+	for (int i = 0; i < 8; i++) {
+		c[i] = uco_connect_tcp("127.0.0.1", port);
+		ck_assert_int_ge(c[i], 0);
+	}
+	ck_assert_int_eq(uco_acceptor_open(&a, lfd), 0);
+	/* Use up every fd below the limit. */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while (nspare < 64 && (spare[nspare] = dup(0)) >= 0)
+		nspare++;
+	r = uco_acceptor_next(a);
+	ck_assert_msg(r == -EMFILE, "accept at the fd limit: %d", r);
+	/* Free fds: the acceptor re-arms and the connections are there. */
+	for (int i = 0; i < nspare; i++)
+		close(spare[i]);
+	for (int i = 0; i < 8; i++) {
+		s = uco_acceptor_next(a);
+		ck_assert_msg(s >= 0, "accept %d after EMFILE: %d", i, s);
+		close(s);
+	}
+	uco_acceptor_close(a);
+	for (int i = 0; i < 8; i++)
+		close(c[i]);
+	close(lfd);
+}
+
+static void emfile_child(void *arg)
+{
+	th_run(body_emfile, NULL, NULL);
+}
+
+START_TEST(acceptor_emfile)
+{
+	struct th_child_result res;
+
+	th_child(emfile_child, NULL, &res);
+	ck_assert_msg(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
+		      "child: status %d: %s", res.status, res.err);
+}
+END_TEST
+
+/* ---- multishot receive into a buffer ring -------------------------------------- */
+
+static void body_mrecv(void *arg)
+{
+	struct pair p;
+	uco_bufring *br;
+	uco_mrecv *r;
+	uco_buf b;
+	static char out[100000], in[100000];
+	size_t got = 0;
+	ssize_t n;
+
+	pair_open(&p, "127.0.0.1");
+	ck_assert_int_eq(uco_bufring_create(&br, 8, 512), 0);
+	ck_assert_uint_eq(uco_bufring_available(br), 8);
+	ck_assert_int_eq(uco_mrecv_open(&r, p.server, br), 0);
+	fill(out, sizeof(out), 6);
+	/* More than the ring holds, sent at once: the ring runs dry, the
+	 * kernel ends the multishot (-ENOBUFS), and the receiver re-arms as
+	 * buffers come back.  Every byte arrives, in order. */
+	ck_assert_int_eq(uco_send_all(p.client, out, sizeof(out), 0),
+			 sizeof(out));
+	while (got < sizeof(out)) {
+		n = uco_mrecv_next(r, &b);
+		ck_assert_int_gt(n, 0);
+		ck_assert_uint_le((size_t)n, 512);
+		ck_assert_ptr_eq(b.data, b.data);
+		memcpy(in + got, b.data, (size_t)n);
+		got += (size_t)n;
+		uco_mrecv_release(r, &b);
+	}
+	ck_assert_mem_eq(in, out, sizeof(out));
+	/* Hold buffers while more arrives, release them later. */
+	ck_assert_int_eq(uco_send_all(p.client, out, 1000, 0), 1000);
+	uco_buf held[8];
+	size_t h = 0, hb = 0;
+	while (hb < 1000) {
+		n = uco_mrecv_next(r, &held[h]);
+		ck_assert_int_gt(n, 0);
+		ck_assert_mem_eq(held[h].data, out + hb, (size_t)n);
+		hb += (size_t)n;
+		h++;
+	}
+	for (size_t i = 0; i < h; i++)
+		uco_mrecv_release(r, &held[i]);
+	uco_mrecv_release(r, &held[0]); /* twice: ignored */
+	ck_assert_uint_eq(uco_bufring_available(br), 8);
+	/* End of stream. */
+	ck_assert_int_eq(uco_shutdown(p.client, SHUT_WR), 0);
+	ck_assert_int_eq(uco_mrecv_next(r, &b), 0);
+	ck_assert_int_eq(uco_mrecv_next(r, &b), 0);
+	uco_mrecv_close(r);
+	uco_bufring_free(br);
+	pair_close(&p);
+}
+
+START_TEST(mrecv)
+{
+	net_run(body_mrecv, NULL);
+}
+END_TEST
+
+struct mr_arg {
+	uco_mrecv *r;
+	ssize_t n;
+	uco_buf b;
+};
+
+static void *mr_task(void *arg)
+{
+	struct mr_arg *x = arg;
+
+	x->n = uco_mrecv_next(x->r, &x->b);
+	return NULL;
+}
+
+static int mr_op(void *arg)
+{
+	struct mr_arg *x = arg;
+
+	return (int)uco_mrecv_next(x->r, &x->b);
+}
+
+static void body_mrecv_cancel(void *arg)
+{
+	struct pair p;
+	uco_bufring *br;
+	uco_mrecv *r;
+	struct mr_arg x = { .n = 1 };
+	uco_task *t;
+	uco_buf b;
+
+	pair_open(&p, "127.0.0.1");
+	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), 0);
+	ck_assert_int_eq(uco_mrecv_open(&r, p.server, br), 0);
+	x.r = r;
+	/* Timed out and cancelled while waiting: then data still arrives. */
+	ck_assert_int_eq(uco_wait_for(20 * MS, mr_op, &x), -ETIMEDOUT);
+	ck_assert_int_eq(uco_spawn(&t, mr_task, &x, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(x.n, -ECANCELED);
+	ck_assert_int_eq(uco_send(p.client, "hello", 5, 0), 5);
+	ck_assert_int_eq(uco_mrecv_next(r, &b), 5);
+	ck_assert_mem_eq(b.data, "hello", 5);
+	uco_mrecv_release(r, &b);
+	/* Data received but never taken goes back to the ring at close:
+	 * send three chunks, let them land, close without taking them. */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(uco_send(p.client, "abcdefgh", 8, 0), 8);
+		ck_assert_int_eq(uco_sleep(5 * MS), 0);
+	}
+	ck_assert_uint_lt(uco_bufring_available(br), 4);
+	/* A waiter at close gets -EBADF. */
+	uco_mrecv_close(r);
+	ck_assert_uint_eq(uco_bufring_available(br), 4);
+	/* A receiver closed with a buffer still out lives until it is
+	 * released. */
+	ck_assert_int_eq(uco_mrecv_open(&r, p.server, br), 0);
+	ck_assert_int_eq(uco_send(p.client, "x", 1, 0), 1);
+	ck_assert_int_eq(uco_mrecv_next(r, &b), 1);
+	uco_mrecv_close(r);
+	ck_assert_uint_eq(uco_bufring_available(br), 3);
+	uco_mrecv_release(r, &b);
+	ck_assert_uint_eq(uco_bufring_available(br), 4);
+	/* Freed while a receiver is open: it goes with the last one. */
+	ck_assert_int_eq(uco_mrecv_open(&r, p.server, br), 0);
+	x = (struct mr_arg){ .r = r, .n = 1 };
+	ck_assert_int_eq(uco_spawn(&t, mr_task, &x, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	uco_bufring_free(br);
+	uco_mrecv_close(r);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(x.n, -EBADF);
+	pair_close(&p);
+}
+
+START_TEST(mrecv_cancel)
+{
+	net_run(body_mrecv_cancel, NULL);
+}
+END_TEST
+
+/* A task cancelled while its multishot is in the kernel, with nobody
+ * closing it: the runtime still shuts down (it cancels what nobody owns)
+ * and nothing leaks but the records the program forgot to close. */
+static void body_bufring_args(void *arg)
+{
+	uco_bufring *br;
+	uco_mrecv *r;
+
+	ck_assert_int_eq(uco_bufring_create(&br, 3, 64), -EINVAL);
+	ck_assert_int_eq(uco_bufring_create(&br, 0, 64), -EINVAL);
+	ck_assert_int_eq(uco_bufring_create(&br, 65536, 64), -EINVAL);
+	ck_assert_int_eq(uco_bufring_create(&br, 4, 0), -EINVAL);
+	ck_assert_int_eq(uco_bufring_create(NULL, 4, 64), -EINVAL);
+	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), 0);
+	ck_assert_int_eq(uco_mrecv_open(&r, -1, br), -EBADF);
+	ck_assert_int_eq(uco_mrecv_open(&r, 0, NULL), -EINVAL);
+	ck_assert_int_eq(uco_mrecv_next(NULL, NULL), -EINVAL);
+	uco_mrecv_close(NULL);
+	uco_bufring_free(br);
+	uco_bufring_free(NULL);
+	ck_assert_uint_eq(uco_bufring_available(NULL), 0);
+}
+
+START_TEST(bufring_args)
+{
+	net_run(body_bufring_args, NULL);
+}
+END_TEST
+
+/* Several rings on one loop get distinct buffer groups. */
+static void body_many_rings(void *arg)
+{
+	uco_bufring *br[20];
+
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(uco_bufring_create(&br[i], 2, 64), 0);
+	for (int i = 0; i < 20; i++)
+		uco_bufring_free(br[i]);
+}
+
+START_TEST(many_rings)
+{
+	net_run(body_many_rings, NULL);
+}
+END_TEST
+
+START_TEST(outside_task)
+{
+	uco_bufring *br;
+	uco_acceptor *a;
+
+	ck_assert_int_eq(uco_socket(AF_INET, SOCK_STREAM, 0), -EPERM);
+	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), -EPERM);
+	ck_assert_int_eq(uco_acceptor_open(&a, 0), -EPERM);
+	ck_assert_int_eq(uco_connect_tcp("127.0.0.1", "1"), -EPERM);
+}
+END_TEST
+
+static Suite *net_suite(void)
+{
+	Suite *s = suite_create("net");
+	TCase *tc = tcase_create("tcp");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, tcp4);
+	tcase_add_test(tc, tcp6);
+	tcase_add_test(tc, dual_stack);
+	tcase_add_test(tc, refused);
+	tcase_add_test(tc, unreachable);
+	tcase_add_test(tc, hangup);
+	tcase_add_test(tc, timeouts);
+	tcase_add_test(tc, msg_zc);
+	tcase_add_test(tc, udp);
+	tcase_add_test(tc, unix_stream);
+	tcase_add_test(tc, resolve);
+	tcase_add_test(tc, outside_task);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("multishot");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, acceptor);
+	tcase_add_test(tc, acceptor_cancel);
+	tcase_add_test(tc, acceptor_emfile);
+	tcase_add_test(tc, mrecv);
+	tcase_add_test(tc, mrecv_cancel);
+	tcase_add_test(tc, bufring_args);
+	tcase_add_test(tc, many_rings);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return th_main_run(net_suite());
+}

@@ -1,0 +1,277 @@
+/*
+ * Suite "signal": waiting for SIGINT, SIGTERM and SIGHUP in tasks
+ * (include/uco/signal.h).  Each test runs in a forked child (th_child): the
+ * signals go to the whole process, and an unwaited one must be able to
+ * kill it.
+ */
+#include <errno.h>
+#include <signal.h>
+
+#include "leakcheck.h"
+
+#define MS UCO_NSEC_PER_MSEC
+
+/* Check's runner handles SIGINT and SIGTERM itself (it forwards them to
+ * its process group); the children start from the defaults. */
+static void default_dispositions(void)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+}
+
+static void set_of(sigset_t *set, int a, int b)
+{
+	sigemptyset(set);
+	if (a)
+		sigaddset(set, a);
+	if (b)
+		sigaddset(set, b);
+}
+
+struct sw {
+	int a, b;
+	int r;
+	bool waiting;
+};
+
+static void *wait_task(void *arg)
+{
+	struct sw *w = arg;
+	sigset_t set;
+
+	set_of(&set, w->a, w->b);
+	w->waiting = true;
+	w->r = uco_signal_wait(&set);
+	w->waiting = false;
+	return NULL;
+}
+
+/* ---- delivery -------------------------------------------------------------- */
+
+static void body_delivered(void *arg)
+{
+	struct sw w1 = { SIGINT, SIGTERM, 0, false };
+	struct sw w2 = { SIGTERM, 0, 0, false };
+	struct sw w3 = { SIGHUP, 0, 0, false };
+	uco_task *t1, *t2, *t3;
+
+	ck_assert_int_eq(uco_spawn(&t1, wait_task, &w1, NULL), 0);
+	ck_assert_int_eq(uco_spawn(&t2, wait_task, &w2, NULL), 0);
+	ck_assert_int_eq(uco_spawn(&t3, wait_task, &w3, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert(w1.waiting && w2.waiting && w3.waiting);
+	/* SIGTERM goes to both tasks waiting for it, not to the third. */
+	ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+	ck_assert_int_eq(uco_join(t1, NULL), 0);
+	ck_assert_int_eq(uco_join(t2, NULL), 0);
+	ck_assert_int_eq(w1.r, SIGTERM);
+	ck_assert_int_eq(w2.r, SIGTERM);
+	ck_assert(w3.waiting);
+	ck_assert_int_eq(kill(getpid(), SIGHUP), 0);
+	ck_assert_int_eq(uco_join(t3, NULL), 0);
+	ck_assert_int_eq(w3.r, SIGHUP);
+	uco_task_release(t1);
+	uco_task_release(t2);
+	uco_task_release(t3);
+}
+
+static void delivered_child(void *arg)
+{
+	default_dispositions();
+	lc_run(body_delivered, NULL, NULL);
+}
+
+START_TEST(delivered)
+{
+	struct th_child_result res;
+
+	th_child(delivered_child, NULL, &res);
+	ck_assert_msg(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
+		      "status %#x: %s", res.status, res.err);
+}
+END_TEST
+
+/* A waiter on core 1 gets a signal read on core 0. */
+static void body_other_core(void *arg)
+{
+	struct sw w = { SIGINT, 0, 0, false };
+	uco_task *t;
+
+	ck_assert_int_eq(uco_spawn_on(1, &t, wait_task, &w, NULL), 0);
+	/* Wait (without sleeping on a guess) until it is waiting. */
+	while (!__atomic_load_n(&w.waiting, __ATOMIC_ACQUIRE))
+		ck_assert_int_eq(uco_sleep(1 * MS), 0);
+	ck_assert_int_eq(kill(getpid(), SIGINT), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(w.r, SIGINT);
+}
+
+static void other_core_child(void *arg)
+{
+	default_dispositions();
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.cores = 2;
+	lc_run(body_other_core, NULL, &cfg);
+}
+
+START_TEST(other_core)
+{
+	struct th_child_result res;
+
+	th_child(other_core_child, NULL, &res);
+	ck_assert_msg(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
+		      "status %#x: %s", res.status, res.err);
+}
+END_TEST
+
+/* ---- nobody waits: the program's own disposition ------------------------------ */
+
+static void body_unwaited_default(void *arg)
+{
+	struct sw w = { SIGINT, 0, 0, false };
+	uco_task *t;
+
+	/* A waiter that was cancelled no longer counts. */
+	ck_assert_int_eq(uco_spawn(&t, wait_task, &w, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(w.r, -ECANCELED);
+	kill(getpid(), SIGTERM);
+	/* The default action terminates the process, as without uco. */
+	for (;;)
+		uco_sleep(1000 * MS);
+}
+
+static void unwaited_default_child(void *arg)
+{
+	default_dispositions();
+	th_run(body_unwaited_default, NULL, NULL);
+}
+
+START_TEST(unwaited_default)
+{
+	struct th_child_result res;
+
+	th_child(unwaited_default_child, NULL, &res);
+	ck_assert_msg(WIFSIGNALED(res.status) && WTERMSIG(res.status) == SIGTERM,
+		      "status %#x: %s", res.status, res.err);
+}
+END_TEST
+
+static volatile sig_atomic_t handled;
+
+static void on_hup(int sig)
+{
+	handled = sig;
+}
+
+static void body_unwaited_handler(void *arg)
+{
+	struct sw w = { SIGHUP, 0, 0, false };
+	uco_task *t;
+
+	/* The program's handler runs for an unwaited signal... */
+	ck_assert_int_eq(kill(getpid(), SIGHUP), 0);
+	while (!handled)
+		ck_assert_int_eq(uco_sleep(1 * MS), 0);
+	ck_assert_int_eq(handled, SIGHUP);
+	/* ...and not for one a task waits for. */
+	handled = 0;
+	ck_assert_int_eq(uco_spawn(&t, wait_task, &w, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(kill(getpid(), SIGHUP), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(w.r, SIGHUP);
+	ck_assert_int_eq(handled, 0);
+	/* SIG_IGN: dropped. */
+	signal(SIGINT, SIG_IGN);
+	ck_assert_int_eq(kill(getpid(), SIGINT), 0);
+	ck_assert_int_eq(uco_sleep(20 * MS), 0);
+}
+
+static void unwaited_handler_child(void *arg)
+{
+	default_dispositions();
+	signal(SIGHUP, on_hup);
+	lc_run(body_unwaited_handler, NULL, NULL);
+	/* After uco_run the mask is the program's again. */
+	sigset_t cur;
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	ck_assert(!sigismember(&cur, SIGHUP));
+	ck_assert(!sigismember(&cur, SIGTERM));
+}
+
+START_TEST(unwaited_handler)
+{
+	struct th_child_result res;
+
+	th_child(unwaited_handler_child, NULL, &res);
+	ck_assert_msg(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
+		      "status %#x: %s", res.status, res.err);
+}
+END_TEST
+
+/* ---- errors, timeouts ----------------------------------------------------------- */
+
+static int wait_int(void *arg)
+{
+	sigset_t set;
+
+	set_of(&set, SIGINT, 0);
+	return uco_signal_wait(&set);
+}
+
+static void body_errors(void *arg)
+{
+	sigset_t set;
+	int s;
+
+	set_of(&set, SIGUSR1, 0);
+	ck_assert_int_eq(uco_signal_wait(&set), -EINVAL);
+	set_of(&set, SIGINT, SIGUSR1);
+	ck_assert_int_eq(uco_signal_wait(&set), -EINVAL);
+	set_of(&set, 0, 0);
+	ck_assert_int_eq(uco_signal_wait(&set), -EINVAL);
+	ck_assert_int_eq(uco_signal_wait(NULL), -EINVAL);
+	ck_assert_int_eq(uco_wait_for(20 * MS, wait_int, NULL), -ETIMEDOUT);
+	s = uco_timeout_begin(20 * MS);
+	ck_assert_int_eq(wait_int(NULL), -ETIMEDOUT);
+	uco_timeout_end(s);
+}
+
+START_TEST(errors)
+{
+	sigset_t set;
+
+	lc_run(body_errors, NULL, NULL);
+	set_of(&set, SIGINT, 0);
+	ck_assert_int_eq(uco_signal_wait(&set), -EPERM);
+}
+END_TEST
+
+static Suite *signal_suite(void)
+{
+	Suite *s = suite_create("signal");
+	TCase *tc = tcase_create("signal");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, delivered);
+	tcase_add_test(tc, other_core);
+	tcase_add_test(tc, unwaited_default);
+	tcase_add_test(tc, unwaited_handler);
+	tcase_add_test(tc, errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return th_main_run(signal_suite());
+}
