@@ -15,6 +15,11 @@
 #include <uco/offload.h>
 #include <uco/local.h>
 #include <uco/queue.h>
+#include <uco/lock.h>
+#include <uco/semaphore.h>
+#include <uco/event.h>
+#include <uco/condition.h>
+#include <uco/barrier.h>
 #include <uco/file.h>
 #include <uco/net.h>
 #include <uco/poll.h>
