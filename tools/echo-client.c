@@ -878,17 +878,12 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct shared *sh = calloc(1, sizeof(*sh));
-	struct options *o;
+	struct shared shared = { 0 }, *sh = &shared;
+	struct options *o = &sh->o;
 	bool have_duration = false;
 	uco_config cfg;
 	int opt, r;
 
-	if (!sh) {
-		fprintf(stderr, PROG ": out of memory\n");
-		return 1;
-	}
-	o = &sh->o;
 	*o = (struct options){
 		.host = "127.0.0.1", .port = "7000", .cores = 1,
 		.connections = 1, .size = 64, .pipeline = 1, .duration = 5,
@@ -982,6 +977,5 @@ int main(int argc, char **argv)
 	cfg.cores = o->cores;
 	r = uco_run(main_task, sh, &cfg, NULL);
 	free(sh->pattern);
-	free(sh);
 	return r < 0 ? 1 : 0;
 }

@@ -295,14 +295,16 @@ static void *main_task(void *arg)
 		ls[c].fd = uco_listen_tcp(srv->host, srv->port, LISTEN_BACKLOG,
 					  UCO_LISTEN_REUSEPORT);
 		if (ls[c].fd < 0) {
+			int err = ls[c].fd;
+
 			fprintf(stderr, PROG ": cannot listen on %s:%s: %s\n",
 				srv->host ? srv->host : "*", srv->port,
-				strerror(-ls[c].fd));
+				strerror(-err));
 			for (unsigned i = 0; i < c; i++)
 				close(ls[i].fd);
 			free(ls);
 			free(tasks);
-			return uco_fail(ls[c].fd);
+			return uco_fail(err);
 		}
 		if (c == 0)
 			snprintf(srv->port, sizeof(srv->port), "%d",
