@@ -197,7 +197,7 @@ void uco__loop_flush(struct uco__loop *l)
 	}
 }
 
-struct io_uring_sqe *uco__sqe_get(struct uco__loop *l, unsigned n)
+struct io_uring_sqe *uco__sqe_get_slow(struct uco__loop *l, unsigned n)
 {
 	struct io_uring_sqe *sqe;
 

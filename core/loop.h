@@ -115,7 +115,24 @@ struct uco_task *uco__pick_next(struct uco__loop *l);
  * Never NULL.  `n` SQEs are guaranteed to be available consecutively
  * (n <= 2), so a linked pair is never split by a flush.
  */
-struct io_uring_sqe *uco__sqe_get(struct uco__loop *l, unsigned n);
+struct io_uring_sqe *uco__sqe_get_slow(struct uco__loop *l, unsigned n);
+
+static inline struct io_uring_sqe *uco__sqe_get(struct uco__loop *l,
+						unsigned n)
+{
+	/* liburing's io_uring_get_sqe without its flag tests: this ring has
+	 * neither SQPOLL (the kernel's head moves only when we submit, on
+	 * this thread) nor 128-byte SQEs. */
+	struct io_uring_sq *sq = &l->ring.sq;
+	unsigned tail = sq->sqe_tail;
+
+	if (__builtin_expect(tail + n - IO_URING_READ_ONCE(*sq->khead) <=
+				     sq->ring_entries, 1)) {
+		sq->sqe_tail = tail + 1;
+		return &sq->sqes[tail & sq->ring_mask];
+	}
+	return uco__sqe_get_slow(l, n);
+}
 
 /* Submit what is queued (handles -EBUSY / -EAGAIN by reaping first). */
 void uco__loop_flush(struct uco__loop *l);
