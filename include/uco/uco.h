@@ -24,5 +24,6 @@
 #include <uco/net.h>
 #include <uco/poll.h>
 #include <uco/signal.h>
+#include <uco/stream.h>
 
 #endif

@@ -1,0 +1,581 @@
+/*
+ * Buffered streams (uco/stream.h): a read buffer filled by one uco_recv()
+ * at a time, a write buffer emptied by uco_send(); both go through the op
+ * layer, so cancellation and timeouts need nothing here beyond keeping the
+ * buffers consistent whenever a call returns early.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uco/net.h>
+#include <uco/stream.h>
+
+#include "core/alloc.h"
+#include "stream_impl.h"
+
+#define MIN_READ_SIZE 64
+#define MIN_WRITE_BUF 4096
+/* A write buffer larger than this is freed once drained. */
+#define KEEP_WRITE_BUF (256 * 1024)
+
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+static size_t max_sz(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+void uco__stream_init(struct uco_stream *s, int fd,
+		      const uco_stream_opts *opts)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->limit = opts && opts->limit ? opts->limit : UCO_STREAM_LIMIT;
+	s->rsize = opts && opts->read_size ? opts->read_size
+					   : UCO_STREAM_READ_SIZE;
+	if (s->rsize < MIN_READ_SIZE)
+		s->rsize = MIN_READ_SIZE;
+	s->rmax = max_sz(s->limit, s->rsize);
+}
+
+UCO_API int uco_stream_open(uco_stream **out, int fd,
+			    const uco_stream_opts *opts)
+{
+	struct uco_stream *s;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (fd < 0)
+		return -EBADF;
+	s = uco__alloc(sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	uco__stream_init(s, fd, opts);
+	*out = s;
+	return 0;
+}
+
+static int wrap(uco_stream **out, int fd, const uco_stream_opts *opts)
+{
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = uco_stream_open(out, fd, opts);
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
+UCO_API int uco_open_connection(uco_stream **out, const char *host,
+				const char *port, const uco_stream_opts *opts)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	return wrap(out, uco_connect_tcp(host, port), opts);
+}
+
+UCO_API int uco_open_unix_connection(uco_stream **out, const char *path,
+				     const uco_stream_opts *opts)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	return wrap(out, uco_connect_unix(path), opts);
+}
+
+/* ---- the read buffer ------------------------------------------------- */
+
+static size_t avail(const struct uco_stream *s)
+{
+	return s->rtail - s->rhead;
+}
+
+/* Drop n buffered bytes (n <= avail). */
+static void rdrop(struct uco_stream *s, size_t n)
+{
+	s->rhead += n;
+	if (s->rhead != s->rtail)
+		return;
+	s->rhead = s->rtail = 0;
+	if (s->rcap > s->rmax) {
+		/* It grew past the limit to take back a cut-short large
+		 * readexactly(); do not keep that much for good. */
+		uco__free(s->rbuf, s->rcap);
+		s->rbuf = NULL;
+		s->rcap = 0;
+	}
+}
+
+/* Move the buffered bytes into a buffer of ncap bytes (>= avail). */
+static int rresize(struct uco_stream *s, size_t ncap)
+{
+	char *nb = uco__alloc(ncap);
+	size_t n = avail(s);
+
+	if (!nb)
+		return -ENOMEM;
+	if (n)
+		memcpy(nb, s->rbuf + s->rhead, n);
+	uco__free(s->rbuf, s->rcap);
+	s->rbuf = nb;
+	s->rcap = ncap;
+	s->rhead = 0;
+	s->rtail = n;
+	return 0;
+}
+
+/*
+ * Make sure the buffer can hold `want` bytes from rhead (want <= rmax, or
+ * anything when 0) and has room for at least one more, then receive once
+ * into the free space.  Returns the count, 0 at the end of the stream, or
+ * a negative errno; the buffered bytes are untouched whatever happens.
+ */
+static ssize_t fill(struct uco_stream *s, size_t want)
+{
+	size_t n = avail(s);
+	size_t need = max_sz(want, n + 1);
+	ssize_t r;
+
+	if (n == 0)
+		s->rhead = s->rtail = 0;
+	if (s->rcap < need) {
+		size_t ncap = max_sz(s->rcap ? s->rcap * 2 : s->rsize, need);
+
+		r = rresize(s, min_sz(ncap, max_sz(s->rmax, need)));
+		if (r < 0)
+			return r;
+	} else if (s->rcap - s->rhead < need ||
+		   (s->rhead && s->rcap - s->rtail < s->rsize / 2)) {
+		/* Slide the data down: room for what is wanted, and for a
+		 * recv of a useful size. */
+		memmove(s->rbuf, s->rbuf + s->rhead, n);
+		s->rhead = 0;
+		s->rtail = n;
+	}
+	r = uco_recv(s->fd, s->rbuf + s->rtail, s->rcap - s->rtail, 0);
+	if (r > 0)
+		s->rtail += (size_t)r;
+	else if (r == 0)
+		s->eof = true;
+	return r;
+}
+
+/* Put n bytes received straight into the caller's buffer back in front
+ * (the buffer is empty: they were read past it). */
+static int unread(struct uco_stream *s, const void *data, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (s->rcap < n) {
+		int r = rresize(s, max_sz(n, s->rsize));
+
+		if (r < 0)
+			return r;
+	}
+	memcpy(s->rbuf, data, n);
+	s->rhead = 0;
+	s->rtail = n;
+	return 0;
+}
+
+static int check(const struct uco_stream *s)
+{
+	if (!s)
+		return -EINVAL;
+	return s->fd < 0 ? -EBADF : 0;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+UCO_API ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n)
+{
+	ssize_t r = check(s);
+
+	if (r < 0)
+		return r;
+	if (n == 0)
+		return 0;
+	if (!buf)
+		return -EFAULT;
+	if (avail(s) == 0) {
+		if (s->eof)
+			return 0;
+		if (n >= s->rsize) {
+			/* A large read: straight into the caller's buffer. */
+			r = uco_recv(s->fd, buf, n, 0);
+			if (r == 0)
+				s->eof = true;
+			return r;
+		}
+		r = fill(s, 0);
+		if (r <= 0)
+			return r;
+	}
+	n = min_sz(n, avail(s));
+	memcpy(buf, s->rbuf + s->rhead, n);
+	rdrop(s, n);
+	return (ssize_t)n;
+}
+
+/* The end of the stream came too early: hand over what is buffered. */
+static ssize_t hand_over(struct uco_stream *s, void *buf)
+{
+	size_t n = avail(s);
+
+	if (n)
+		memcpy(buf, s->rbuf + s->rhead, n);
+	rdrop(s, n);
+	s->partial = n;
+	return -EPIPE;
+}
+
+UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n)
+{
+	ssize_t r = check(s);
+	size_t got;
+
+	if (r < 0)
+		return r;
+	s->partial = 0;
+	if (n == 0)
+		return 0;
+	if (!buf)
+		return -EFAULT;
+	if (n <= s->rmax) {
+		/* Gather it in the buffer, so that a call cut short keeps
+		 * everything there. */
+		while (avail(s) < n) {
+			if (s->eof)
+				return hand_over(s, buf);
+			r = fill(s, n);
+			if (r < 0)
+				return r;
+		}
+		memcpy(buf, s->rbuf + s->rhead, n);
+		rdrop(s, n);
+		return (ssize_t)n;
+	}
+	/* More than the buffer may hold: receive straight into buf, and put
+	 * it all back should the call be cut short. */
+	got = avail(s);
+	if (got)
+		memcpy(buf, s->rbuf + s->rhead, got);
+	rdrop(s, got);
+	while (got < n) {
+		if (s->eof) {
+			s->partial = got;
+			return -EPIPE;
+		}
+		r = uco_recv(s->fd, (char *)buf + got, n - got, 0);
+		if (r == 0) {
+			s->eof = true;
+			continue;
+		}
+		if (r < 0) {
+			if (unread(s, buf, got) < 0) {
+				/* Cannot keep them: they are the caller's. */
+				s->partial = got;
+				return -ENOMEM;
+			}
+			return r;
+		}
+		got += (size_t)r;
+	}
+	return (ssize_t)n;
+}
+
+/*
+ * Wait until the buffer holds dlen-byte delim ending within `bound` bytes
+ * of its start.  Returns that length, 0 at the end of the stream with
+ * nothing buffered, -EPIPE at the end with partial = avail (still
+ * buffered), -EMSGSIZE if bound bytes are buffered without it, or an error.
+ */
+static ssize_t until(struct uco_stream *s, const void *delim, size_t dlen,
+		     size_t bound)
+{
+	size_t from = 0; /* bytes already searched, from rhead */
+
+	s->partial = 0;
+	if (dlen == 0 || !delim)
+		return -EINVAL;
+	for (;;) {
+		size_t n = avail(s), span = min_sz(n, bound);
+		ssize_t r;
+
+		if (span >= dlen && span - from >= dlen) {
+			const char *base = s->rbuf + s->rhead;
+			const char *p =
+				dlen == 1 ? memchr(base + from,
+						   *(const char *)delim,
+						   span - from)
+					  : memmem(base + from, span - from,
+						   delim, dlen);
+			if (p)
+				return (ssize_t)((size_t)(p - base) + dlen);
+			from = span - (dlen - 1);
+		}
+		if (n >= bound)
+			return -EMSGSIZE;
+		if (s->eof) {
+			s->partial = n;
+			return n ? -EPIPE : 0;
+		}
+		r = fill(s, bound);
+		if (r < 0)
+			return r;
+	}
+}
+
+UCO_API ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
+				     size_t dlen, void *buf, size_t cap)
+{
+	ssize_t r = check(s);
+
+	if (r < 0)
+		return r;
+	if (!buf && cap)
+		return -EFAULT;
+	r = until(s, delim, dlen, min_sz(s->limit, cap));
+	if (r == -EPIPE)
+		return hand_over(s, buf);
+	if (r > 0) {
+		memcpy(buf, s->rbuf + s->rhead, (size_t)r);
+		rdrop(s, (size_t)r);
+	}
+	return r;
+}
+
+UCO_API ssize_t uco_stream_readline(uco_stream *s, void *buf, size_t cap)
+{
+	ssize_t r = uco_stream_readuntil(s, "\n", 1, buf, cap);
+
+	if (r == -EPIPE)
+		return (ssize_t)s->partial; /* the last line, unterminated */
+	return r;
+}
+
+UCO_API ssize_t uco_stream_readuntil_view(uco_stream *s, const void *delim,
+					  size_t dlen, const void **data)
+{
+	ssize_t r = check(s);
+
+	if (r < 0)
+		return r;
+	if (!data)
+		return -EFAULT;
+	r = until(s, delim, dlen, s->limit);
+	*data = s->rbuf ? s->rbuf + s->rhead : NULL;
+	return r;
+}
+
+UCO_API ssize_t uco_stream_peek(uco_stream *s, size_t min, const void **data)
+{
+	ssize_t r = check(s);
+
+	if (r < 0)
+		return r;
+	if (!data)
+		return -EFAULT;
+	if (min > s->rmax)
+		return -EMSGSIZE;
+	while (avail(s) < min && !s->eof) {
+		r = fill(s, min);
+		if (r < 0)
+			return r;
+	}
+	*data = s->rbuf ? s->rbuf + s->rhead : NULL;
+	return (ssize_t)avail(s);
+}
+
+UCO_API size_t uco_stream_consume(uco_stream *s, size_t n)
+{
+	if (!s)
+		return 0;
+	n = min_sz(n, avail(s));
+	rdrop(s, n);
+	return n;
+}
+
+UCO_API size_t uco_stream_buffered(const uco_stream *s)
+{
+	return s ? avail(s) : 0;
+}
+
+UCO_API bool uco_stream_at_eof(const uco_stream *s)
+{
+	return s && s->eof && avail(s) == 0;
+}
+
+UCO_API size_t uco_stream_partial(const uco_stream *s)
+{
+	return s ? s->partial : 0;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n)
+{
+	int r = check(s);
+	size_t pending;
+
+	if (r < 0)
+		return r;
+	if (s->werr)
+		return s->werr;
+	if (s->wshut)
+		return -EPIPE;
+	if (n == 0)
+		return 0;
+	if (!buf)
+		return -EFAULT;
+	pending = s->wtail - s->whead;
+	if (pending == 0)
+		s->whead = s->wtail = 0;
+	if (s->wcap - s->wtail < n) {
+		if (s->wcap - pending >= n && s->wcap - pending >= s->wcap / 2) {
+			memmove(s->wbuf, s->wbuf + s->whead, pending);
+		} else {
+			size_t ncap = max_sz(max_sz(s->wcap * 2, MIN_WRITE_BUF),
+					     pending + n);
+			char *nb;
+
+			if (ncap < pending + n) /* overflow */
+				return -ENOMEM;
+			nb = uco__alloc(ncap);
+			if (!nb)
+				return -ENOMEM;
+			if (pending)
+				memcpy(nb, s->wbuf + s->whead, pending);
+			uco__free(s->wbuf, s->wcap);
+			s->wbuf = nb;
+			s->wcap = ncap;
+		}
+		s->whead = 0;
+		s->wtail = pending;
+	}
+	memcpy(s->wbuf + s->wtail, buf, n);
+	s->wtail += n;
+	return 0;
+}
+
+/* Errors that say nothing about the socket: the call was interrupted. */
+static bool transient(int err)
+{
+	return err == -ECANCELED || err == -ETIMEDOUT || err == -EINTR ||
+	       err == -EAGAIN || err == -ENOMEM || err == -EPERM;
+}
+
+UCO_API int uco_stream_drain(uco_stream *s)
+{
+	int r = check(s);
+
+	if (r < 0)
+		return r;
+	if (s->werr)
+		return s->werr;
+	while (s->whead < s->wtail) {
+		ssize_t n = uco_send(s->fd, s->wbuf + s->whead,
+				     s->wtail - s->whead, 0);
+		if (n < 0) {
+			if (!transient((int)n))
+				s->werr = (int)n;
+			return (int)n;
+		}
+		s->whead += (size_t)n;
+	}
+	s->whead = s->wtail = 0;
+	if (s->wcap > KEEP_WRITE_BUF) {
+		uco__free(s->wbuf, s->wcap);
+		s->wbuf = NULL;
+		s->wcap = 0;
+	}
+	return 0;
+}
+
+UCO_API size_t uco_stream_pending(const uco_stream *s)
+{
+	return s ? s->wtail - s->whead : 0;
+}
+
+UCO_API int uco_stream_write_eof(uco_stream *s)
+{
+	int r = check(s);
+
+	if (r < 0)
+		return r;
+	if (s->wshut)
+		return 0;
+	r = uco_stream_drain(s);
+	if (r < 0)
+		return r;
+	r = uco_shutdown(s->fd, SHUT_WR);
+	if (r == 0)
+		s->wshut = true;
+	return r;
+}
+
+/* ---- closing ----------------------------------------------------------- */
+
+int uco__stream_release(struct uco_stream *s, bool flush)
+{
+	size_t pending = s->wtail - s->whead;
+	int r = 0;
+
+	if (s->fd < 0)
+		return 0;
+	if (flush && pending) {
+		if (s->werr) {
+			r = s->werr;
+		} else {
+			ssize_t n = send(s->fd, s->wbuf + s->whead, pending,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+				r = -errno;
+			else if (n < 0 || (size_t)n < pending)
+				r = -EAGAIN;
+		}
+	}
+	if (close(s->fd) < 0 && errno != EINTR && r == 0)
+		r = -errno;
+	s->fd = -1;
+	uco__free(s->rbuf, s->rcap);
+	uco__free(s->wbuf, s->wcap);
+	s->rbuf = s->wbuf = NULL;
+	s->rcap = s->wcap = 0;
+	s->rhead = s->rtail = s->whead = s->wtail = 0;
+	return r;
+}
+
+UCO_API int uco_stream_close(uco_stream *s)
+{
+	int r;
+
+	if (!s)
+		return 0;
+	r = uco__stream_release(s, true);
+	if (!s->embedded)
+		uco__free(s, sizeof(*s));
+	return r;
+}
+
+UCO_API void uco_stream_abort(uco_stream *s)
+{
+	if (!s)
+		return;
+	uco__stream_release(s, false);
+	if (!s->embedded)
+		uco__free(s, sizeof(*s));
+}
+
+UCO_API int uco_stream_fd(const uco_stream *s)
+{
+	return s ? s->fd : -EINVAL;
+}
