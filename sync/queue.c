@@ -119,7 +119,7 @@ static bool is_full(const uco_queue *q)
 
 /* Double the array (grown only when full; a full FIFO ring that does not
  * start at 0 wraps, so it is copied out in order, unwrapped at 0). */
-static int grow(uco_queue *q)
+__attribute__((noinline)) static int grow(uco_queue *q)
 {
 	size_t es = elem_size(q);
 	size_t ncap = q->cap ? q->cap * 2 : 8;
@@ -153,7 +153,7 @@ static bool pq_before(const uco_queue *q, const struct pq_entry *a,
 	return c < 0 || (c == 0 && a->seq < b->seq);
 }
 
-static void pq_push(uco_queue *q, void *item)
+__attribute__((noinline)) static void pq_push(uco_queue *q, void *item)
 {
 	struct pq_entry *h = q->buf.heap;
 	struct pq_entry e = { item, q->seq++ };
@@ -170,7 +170,7 @@ static void pq_push(uco_queue *q, void *item)
 	h[i] = e;
 }
 
-static void *pq_pop(uco_queue *q)
+__attribute__((noinline)) static void *pq_pop(uco_queue *q)
 {
 	struct pq_entry *h = q->buf.heap;
 	void *top = h[0].item;
@@ -196,7 +196,7 @@ static void *pq_pop(uco_queue *q)
 }
 
 /* Store item in the buffer (room is known to be there, or made). */
-static int push(uco_queue *q, void *item)
+static inline int push(uco_queue *q, void *item)
 {
 	if (__builtin_expect(q->len == q->cap, 0)) {
 		int r = grow(q);
@@ -220,7 +220,7 @@ static int push(uco_queue *q, void *item)
 }
 
 /* Take the next item from a non-empty buffer. */
-static void *pop(uco_queue *q)
+static inline void *pop(uco_queue *q)
 {
 	void *item;
 
@@ -244,14 +244,21 @@ static struct q_waiter *first_waiter(struct uco__waitq *wq)
 	return n ? uco__container_of(n, struct q_waiter, w.node) : NULL;
 }
 
-/* A put that does not wait: hand the item to the first getter, or store it. */
-static int enqueue(uco_queue *q, void *item)
+/* Hand item to the first waiting getter (the buffer is empty). */
+__attribute__((noinline)) static void hand_to_getter(uco_queue *q,
+						     void *item)
 {
 	struct q_waiter *g = first_waiter(&q->getters);
 
-	if (g) {
-		g->item = item;
-		uco__waiter_fire(&g->w, 0);
+	g->item = item;
+	uco__waiter_fire(&g->w, 0);
+}
+
+/* A put that does not wait: hand the item to the first getter, or store it. */
+static inline int enqueue(uco_queue *q, void *item)
+{
+	if (__builtin_expect(!uco__waitq_empty(&q->getters), 0)) {
+		hand_to_getter(q, item);
 	} else {
 		int r = push(q, item);
 
@@ -262,18 +269,25 @@ static int enqueue(uco_queue *q, void *item)
 	return 0;
 }
 
-/* A get from a non-empty buffer: take the item, then let the first
- * waiting putter's item into the slot it freed. */
-static void *dequeue(uco_queue *q)
+/* A get made room in a full queue: the first waiting putter's item goes
+ * into the freed slot. */
+__attribute__((noinline)) static void admit_putter(uco_queue *q)
 {
-	void *item = pop(q);
 	struct q_waiter *p = first_waiter(&q->putters);
 
-	if (__builtin_expect(p != NULL, 0)) {
-		push(q, p->item); /* cannot fail: a slot was just freed */
-		q->unfinished++;
-		uco__waiter_fire(&p->w, 0);
-	}
+	push(q, p->item); /* cannot fail: a slot was just freed */
+	q->unfinished++;
+	uco__waiter_fire(&p->w, 0);
+}
+
+/* A get from a non-empty buffer: take the item, then let the first
+ * waiting putter's item into the slot it freed. */
+static inline void *dequeue(uco_queue *q)
+{
+	void *item = pop(q);
+
+	if (__builtin_expect(!uco__waitq_empty(&q->putters), 0))
+		admit_putter(q);
 	return item;
 }
 
@@ -304,22 +318,28 @@ UCO_API int uco_queue_try_put(uco_queue *q, void *item)
 	return enqueue(q, item);
 }
 
-UCO_API int uco_queue_put(uco_queue *q, void *item)
+/* Wait for room (q is full). */
+__attribute__((noinline)) static int put_wait(uco_queue *q, void *item)
 {
-	struct q_waiter pw;
-	int r = check(q);
+	struct q_waiter pw = { .w = { .task = uco__self() }, .item = item };
 
-	if (r < 0)
-		return r;
-	if (q->shutdown)
-		return -ESHUTDOWN;
-	if (__builtin_expect(!is_full(q), 1))
-		return enqueue(q, item);
-	pw = (struct q_waiter){ .w = { .task = uco__self() }, .item = item };
 	if (!pw.w.task)
 		return -EPERM;
 	uco__list_add_tail(&q->putters.head, &pw.w.node);
 	return uco__block(q_unlink, &pw.w, "queue put");
+}
+
+UCO_API int uco_queue_put(uco_queue *q, void *item)
+{
+	int r = check(q);
+
+	if (__builtin_expect(r != 0, 0))
+		return r;
+	if (__builtin_expect(q->shutdown, 0))
+		return -ESHUTDOWN;
+	if (__builtin_expect(!is_full(q), 1))
+		return enqueue(q, item);
+	return put_wait(q, item);
 }
 
 UCO_API int uco_queue_try_get(uco_queue *q, void **item)
@@ -337,22 +357,12 @@ UCO_API int uco_queue_try_get(uco_queue *q, void **item)
 	return q->shutdown ? -ESHUTDOWN : -EAGAIN;
 }
 
-UCO_API int uco_queue_get(uco_queue *q, void **item)
+/* Wait for an item (q is empty). */
+__attribute__((noinline)) static int get_wait(uco_queue *q, void **item)
 {
-	struct q_waiter gw;
-	int r = check(q);
+	struct q_waiter gw = { .w = { .task = uco__self() } };
+	int r;
 
-	if (r < 0)
-		return r;
-	if (!item)
-		return -EINVAL;
-	if (__builtin_expect(q->len != 0, 1)) {
-		*item = dequeue(q);
-		return 0;
-	}
-	if (q->shutdown)
-		return -ESHUTDOWN;
-	gw = (struct q_waiter){ .w = { .task = uco__self() } };
 	if (!gw.w.task)
 		return -EPERM;
 	uco__list_add_tail(&q->getters.head, &gw.w.node);
@@ -360,6 +370,23 @@ UCO_API int uco_queue_get(uco_queue *q, void **item)
 	if (r == 0)
 		*item = gw.item;
 	return r;
+}
+
+UCO_API int uco_queue_get(uco_queue *q, void **item)
+{
+	int r = check(q);
+
+	if (__builtin_expect(r != 0, 0))
+		return r;
+	if (__builtin_expect(!item, 0))
+		return -EINVAL;
+	if (__builtin_expect(q->len != 0, 1)) {
+		*item = dequeue(q);
+		return 0;
+	}
+	if (q->shutdown)
+		return -ESHUTDOWN;
+	return get_wait(q, item);
 }
 
 UCO_API int uco_queue_task_done(uco_queue *q)
