@@ -211,6 +211,63 @@ START_TEST(bounded)
 }
 END_TEST
 
+/* LIFO and priority queues with putters waiting: a get admits the first
+ * putter's item into the freed slot, then the flavour's order applies. */
+static void body_flavours_with_putters(void *arg)
+{
+	struct prio_item pi[5] = { { 5, 0 }, { 3, 1 }, { 9, 2 }, { 1, 3 },
+				   { 4, 4 } };
+	uco_queue_opts po = { .kind = UCO_QUEUE_PRIORITY, .maxsize = 2,
+			      .cmp = prio_cmp };
+	struct op o[3];
+	uco_task *t[3];
+	uco_queue *q = mkq(UCO_QUEUE_LIFO, 2);
+	void *it;
+
+	uco_queue_put(q, ITEM(1));
+	uco_queue_put(q, ITEM(2));
+	for (int i = 0; i < 2; i++)
+		o[i] = (struct op){ .q = q, .put = true, .item = ITEM(3 + i) };
+	spawn_ops(o, t, 2);
+	uco_queue_get(q, &it); /* 2; then 3 is pushed on top */
+	ck_assert_int_eq(VAL(it), 2);
+	uco_queue_get(q, &it); /* 3; then 4 */
+	ck_assert_int_eq(VAL(it), 3);
+	uco_queue_get(q, &it);
+	ck_assert_int_eq(VAL(it), 4);
+	uco_queue_get(q, &it);
+	ck_assert_int_eq(VAL(it), 1);
+	join_ops(t, 2);
+	uco_queue_free(q);
+
+	ck_assert_int_eq(uco_queue_create(&q, &po), 0);
+	uco_queue_put(q, &pi[0]);
+	uco_queue_put(q, &pi[1]);
+	for (int i = 0; i < 3; i++)
+		o[i] = (struct op){ .q = q, .put = true, .item = &pi[2 + i] };
+	spawn_ops(o, t, 3);
+	/* Held: 5, 3.  Waiting: 9, 1, 4. */
+	int want[] = { 3, 5, 1, 4, 9 };
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(uco_queue_get(q, &it), 0);
+		ck_assert_int_eq(((struct prio_item *)it)->prio, want[i]);
+	}
+	join_ops(t, 3);
+	/* A waiting getter of a priority queue is handed the item. */
+	o[0] = (struct op){ .q = q };
+	spawn_ops(o, t, 1);
+	uco_queue_put(q, &pi[4]);
+	join_ops(t, 1);
+	ck_assert_ptr_eq(o[0].item, &pi[4]);
+	uco_queue_free(q);
+}
+
+START_TEST(flavours_with_putters)
+{
+	lc_run(body_flavours_with_putters, NULL, NULL);
+}
+END_TEST
+
 /* ---- waiters --------------------------------------------------------- */
 
 /* Waiting getters are served in the order they came, one item each. */
@@ -954,6 +1011,7 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, fifo_lifo);
 	tcase_add_test(tc, priority);
 	tcase_add_test(tc, bounded);
+	tcase_add_test(tc, flavours_with_putters);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("waiters");
