@@ -25,5 +25,6 @@
 #include <uco/poll.h>
 #include <uco/signal.h>
 #include <uco/stream.h>
+#include <uco/server.h>
 
 #endif

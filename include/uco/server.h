@@ -1,0 +1,167 @@
+/*
+ * uco/server.h — stream servers (asyncio.start_server): a listener on
+ * every core, a task per connection, a connection cap, graceful shutdown.
+ *
+ * uco_start_server() opens one SO_REUSEPORT listening socket per core
+ * (the kernel spreads new connections over them) and starts, on each of
+ * those cores, an accepting task that takes connections from a multishot
+ * accept and spawns, on that same core, one task per connection calling
+ * handler(stream, arg).  The stream (uco/stream.h) is closed for the
+ * handler when it returns (undrained bytes get close's best-effort send);
+ * the handler may close it earlier itself.
+ *
+ * Faults stay where they happen:
+ *   - EPIPE / ECONNRESET end only the connection that met them (sends use
+ *     MSG_NOSIGNAL: no SIGPIPE);
+ *   - EMFILE / ENFILE / ENOBUFS / ENOMEM from accept make that core's
+ *     acceptor back off (1 ms, doubling up to 100 ms, and at once when one
+ *     of its connections ends) and try again, never spinning and never
+ *     giving up; the first such error is reported once on stderr (or each
+ *     one to opts.on_accept_error);
+ *   - a connection the server cannot start a task for is closed.
+ *
+ * Connection cap: opts.max_connections is split evenly over the cores
+ * (core i gets max/n, plus one for the first max % n cores; a core whose
+ * share is 0 does not listen).  A core at its share stops accepting: its
+ * multishot accept is cancelled, so new connections wait in the kernel's
+ * backlog, and it is re-armed when one of its connections ends.  (A few
+ * connections that the kernel accepted in the meantime wait, accepted, for
+ * a free place; they never run over the cap.)
+ *
+ * Stopping: uco_server_close() stops accepting (the listeners are closed:
+ * new connections are refused) and lets the connections run on;
+ * uco_server_shutdown() does the same, then gives them `grace`
+ * nanoseconds to end, cancels those still running, and waits for them.
+ * uco_server_serve_forever() waits until everything has stopped.
+ *
+ * Cores: the server belongs to the core that started it, its home.  The
+ * calls below that change or wait for it are made from a task on home
+ * (others: -EXDEV); uco_server_port(), uco_server_stats() and
+ * uco_server_home() may be called from any core.  The handler runs on
+ * whichever core accepted the connection; to stop the server from there,
+ * hand the request to a task on home (e.g. uco_spawn_on(home, ...)).
+ */
+#ifndef UCO_SERVER_H
+#define UCO_SERVER_H
+
+#include <uco/common.h>
+#include <uco/stream.h>
+
+typedef struct uco_server uco_server;
+
+/*
+ * A connection handler: serve one client over s, then return.  Its
+ * result is only counted (uco_server_stats: completed / failed).
+ */
+typedef int (*uco_server_handler)(uco_stream *s, void *arg);
+
+typedef struct uco_server_opts {
+	/* Listen on cores 0 .. cores-1 (default 0: every core of the
+	 * runtime; more than uco_cores() is -EINVAL). */
+	unsigned cores;
+	/* Most connections served at once, over all cores (0: no cap). */
+	size_t max_connections;
+	/* listen(2) backlog per listener (0: 511). */
+	int backlog;
+	/* Stack of each connection task (0: the runtime's default). */
+	size_t stack_size;
+	/* Buffer sizes and limit of each connection's stream. */
+	uco_stream_opts stream;
+	/* Called on the accepting core with each error accept reports
+	 * (-EMFILE...), before backing off; must not suspend.  NULL: the
+	 * first one is printed on stderr. */
+	void (*on_accept_error)(int err, void *arg);
+	void *on_accept_error_arg;
+} uco_server_opts;
+
+/*
+ * Listen on host:port (as uco_listen_tcp(): host NULL, "" or "*" for
+ * every address; port "0" for one the kernel picks, the same on every
+ * core: see uco_server_port()) and start serving.  Suspends (name
+ * resolution).  Returns 0 with *out set, or -EINVAL (no handler, bad
+ * options), -EADDRINUSE, -ENOENT (unknown host), -ENOMEM, -EPERM (not in
+ * a task)...; nothing is left running on failure.
+ */
+UCO_API int uco_start_server(uco_server **out, const char *host,
+			     const char *port, uco_server_handler handler,
+			     void *arg, const uco_server_opts *opts);
+
+/*
+ * The same on the Unix stream socket at path (see uco_listen_unix(): a
+ * stale socket file is replaced; '@' for the abstract namespace).  Unix
+ * sockets have no SO_REUSEPORT, so the cores share one listening socket.
+ * The socket file is unlinked when the server stops accepting.
+ */
+UCO_API int uco_start_unix_server(uco_server **out, const char *path,
+				  uco_server_handler handler, void *arg,
+				  const uco_server_opts *opts);
+
+/*
+ * Wait until the server has stopped: no listener left and every
+ * connection ended (after uco_server_close() or uco_server_shutdown() in
+ * another task).  Suspends.  Returns 0; or -ECANCELED / -ETIMEDOUT if the
+ * caller is cancelled or its timeout scope expires, in which case, as in
+ * asyncio, the server is closed (stops accepting) but its connections run
+ * on; -EXDEV off home.
+ */
+UCO_API int uco_server_serve_forever(uco_server *srv);
+
+/*
+ * Stop accepting on every core; the connections run on.  Does not
+ * suspend or wait (the listeners close as each core gets the request).
+ * Returns 0, or -EXDEV off home.  Again: no-op.
+ */
+UCO_API int uco_server_close(uco_server *srv);
+
+/*
+ * Stop accepting, let the connections end by themselves for up to
+ * grace_ns (0: cancel them at once), then cancel those still running,
+ * and wait until they have all ended.  Suspends.  Returns 0; -ECANCELED /
+ * -ETIMEDOUT if the caller is cancelled or times out while waiting (the
+ * shutdown goes on without it); -EXDEV off home.  Called again with a
+ * shorter grace, the earlier deadline wins.
+ */
+UCO_API int uco_server_shutdown(uco_server *srv, uint64_t grace_ns);
+
+/*
+ * Serve until SIGINT or SIGTERM (uco_signal_wait()), then shut down with
+ * grace_ns as uco_server_shutdown() does.  Suspends.  Returns the signal
+ * number; or 0 if the server stopped for another reason first; or
+ * -ECANCELED / -ETIMEDOUT as uco_server_serve_forever() (the server is
+ * closed); -EXDEV off home.
+ */
+UCO_API int uco_server_run_until_signal(uco_server *srv, uint64_t grace_ns);
+
+/*
+ * Free the server.  Does not suspend.  If it has not stopped yet, it is
+ * shut down with no grace in the background (connections cancelled) and
+ * its memory is freed once the last core is done with it.  Call on home.
+ * NULL: no-op.
+ */
+UCO_API void uco_server_free(uco_server *srv);
+
+/* The TCP port the server listens on (host byte order), or -EAFNOSUPPORT
+ * for a Unix socket server. */
+UCO_API int uco_server_port(const uco_server *srv);
+
+/* The core the server was started on. */
+UCO_API unsigned uco_server_home(const uco_server *srv);
+
+typedef struct uco_server_stats {
+	uint64_t accepted;      /* connections accepted */
+	uint64_t active;        /* handlers running now */
+	uint64_t completed;     /* handlers that returned >= 0 */
+	uint64_t failed;        /* handlers that returned < 0 ... */
+	uint64_t cancelled;     /* ... of which -ECANCELED (e.g. by shutdown) */
+	uint64_t accept_errors; /* errors from accept (EMFILE...), and
+	                           connections dropped for want of memory */
+	uint64_t paused;        /* times a core stopped accepting at its cap */
+	unsigned listening;     /* cores still accepting */
+} uco_server_stats;
+
+/* A snapshot of the counters, summed over the cores (each core's own are
+ * exact; the sum is taken while they run). */
+UCO_API void uco_server_stats_get(const uco_server *srv,
+				  uco_server_stats *st);
+
+#endif
