@@ -20,6 +20,7 @@
 #include <uco/event.h>
 #include <uco/condition.h>
 #include <uco/barrier.h>
+#include <uco/channel.h>
 #include <uco/file.h>
 #include <uco/net.h>
 #include <uco/poll.h>
