@@ -17,6 +17,8 @@
 #define UCO_TESTS_LEAKCHECK_H
 
 #include <jemalloc/jemalloc.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "harness.h"
@@ -44,9 +46,52 @@ static inline size_t lc_allocated(void)
 	return allocated;
 }
 
+/*
+ * The warm-up run: start every offload thread at once, each resolving a
+ * name.  glibc keeps a finished thread's stack for the next thread, with
+ * the thread's TLS vector, which grows (through malloc, i.e. jemalloc) once
+ * name resolution has loaded its NSS modules; a measured run that starts
+ * more pool threads than the warm-up did would count that as a leak.
+ */
+struct lc_warm {
+	pthread_barrier_t all_started;
+};
+
+static void *lc_warm_job(void *arg)
+{
+	struct lc_warm *w = arg;
+	struct addrinfo *res;
+
+	pthread_barrier_wait(&w->all_started);
+	if (getaddrinfo("localhost", "80", NULL, &res) == 0)
+		freeaddrinfo(res);
+	return NULL;
+}
+
+static void *lc_warm_task(void *arg)
+{
+	uco_to_thread(lc_warm_job, arg, NULL, NULL);
+	return NULL;
+}
+
 static void lc_nothing(void *arg)
 {
-	(void)arg;
+	const uco_config *cfg = arg;
+	unsigned n = cfg ? cfg->offload_threads : 4;
+	struct lc_warm w;
+	uco_task *t[64];
+
+	if (n == 0 || n > 64)
+		return;
+	pthread_barrier_init(&w.all_started, NULL, n);
+	for (unsigned i = 0; i < n; i++)
+		if (uco_spawn(&t[i], lc_warm_task, &w, NULL) < 0)
+			abort();
+	for (unsigned i = 0; i < n; i++) {
+		uco_join(t[i], NULL);
+		uco_task_release(t[i]);
+	}
+	pthread_barrier_destroy(&w.all_started);
 }
 
 static inline void lc_run(void (*body)(void *arg), void *arg,
@@ -58,7 +103,7 @@ static inline void lc_run(void (*body)(void *arg), void *arg,
 	/* A first run with the same configuration lets glibc and jemalloc
 	 * set up their per-thread state (glibc caches thread stacks with
 	 * their TLS blocks), which is not the runtime's to give back. */
-	th_run(lc_nothing, NULL, cfg);
+	th_run(lc_nothing, (void *)cfg, cfg);
 	fds = th_count_fds();
 	mem = lc_allocated();
 	th_run(body, arg, cfg);
