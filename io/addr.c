@@ -15,6 +15,7 @@
 #include <uco/offload.h>
 
 #include "core/alloc.h"
+#include "core/task.h"
 #include "io.h"
 
 /* One resolution, owned by whoever finishes last: the caller, or (if the
@@ -108,6 +109,15 @@ UCO_API int uco_getaddrinfo(const char *host, const char *service,
 
 	if (!res || (!host && !service))
 		return -EINVAL;
+	/* uco_to_thread() refuses a cancelled (or expired) caller at once,
+	 * without calling resolve_abandoned: refuse before allocating. */
+	{
+		struct uco_task *self;
+		int e = uco__enter(&self);
+
+		if (e < 0)
+			return e;
+	}
 	r = uco__zalloc(sizeof(*r));
 	if (!r)
 		return -ENOMEM;
