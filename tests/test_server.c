@@ -1340,6 +1340,67 @@ START_TEST(free_running)
 }
 END_TEST
 
+/* Cancelled while starting (name resolution), and while waiting in
+ * shutdown: -ECANCELED, and the shutdown goes on without the caller. */
+static void *cancelled_start(void *arg)
+{
+	uco_server **out = arg;
+
+	return uco_fail(uco_start_server(out, HOST, "0", echo_handler, NULL,
+					 NULL));
+}
+
+static void *cancelled_shutdown(void *arg)
+{
+	int r = uco_server_shutdown(arg, 3600ull * 1000 * MS);
+
+	return r < 0 ? uco_fail(r) : NULL;
+}
+
+static void body_cancelled_calls(void *arg)
+{
+	struct gate g = { .want = 1 };
+	uco_server *srv = (uco_server *)&srv;
+	uco_stream *c;
+	uco_task *t;
+	char port[16], buf[16];
+
+	ck_assert_int_eq(uco_spawn(&t, cancelled_start, &srv, NULL), 0);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), -ECANCELED);
+	uco_task_release(t);
+	ck_assert_ptr_null(srv);
+
+	ck_assert_int_eq(uco_future_create(&g.all_in), 0);
+	ck_assert_int_eq(uco_start_server(&srv, HOST, "0", gated_handler, &g,
+					  NULL),
+			 0);
+	port_str(srv, port, sizeof(port));
+	ck_assert_int_eq(uco_open_connection(&c, HOST, port, NULL), 0);
+	ck_assert_int_eq(uco_future_wait(g.all_in, NULL), 0);
+	ck_assert_int_eq(uco_spawn(&t, cancelled_shutdown, srv, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0); /* it requests, then waits */
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), -ECANCELED);
+	uco_task_release(t);
+	/* the connection is still served (the grace is an hour) */
+	ck_assert_int_eq(uco_stream_write(c, "ok\n", 3), 0);
+	ck_assert_int_eq(uco_stream_drain(c), 0);
+	ck_assert_int_eq(uco_stream_readline(c, buf, sizeof(buf)), 3);
+	ck_assert_int_eq(uco_stream_read(c, buf, sizeof(buf)), 0);
+	uco_stream_close(c);
+	ck_assert_int_eq(uco_server_serve_forever(srv), 0);
+	ck_assert_int_eq(g.results[0], 0);
+	uco_server_free(srv);
+	uco_future_free(g.all_in);
+}
+
+START_TEST(cancelled_calls)
+{
+	srv_run(body_cancelled_calls, NULL, 1);
+}
+END_TEST
+
 /* Server calls from core 1 on a server homed on core 0. */
 static void *off_home(void *arg)
 {
@@ -1453,6 +1514,7 @@ static Suite *server_suite(void)
 	tc = tcase_create("misuse");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, bad_args);
+	tcase_add_test(tc, cancelled_calls);
 	tcase_add_test(tc, outside_runtime);
 	suite_add_tcase(s, tc);
 	return s;

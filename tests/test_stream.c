@@ -867,6 +867,134 @@ START_TEST(unix_round_trip)
 }
 END_TEST
 
+/* A task cancelled before it runs: every call that would suspend returns
+ * -ECANCELED and takes nothing; what is buffered is still handed over at
+ * once (a call that can complete without suspending does, as asyncio's). */
+struct cancelled_calls {
+	uco_stream *s;
+	int peer;
+	ssize_t r[10];
+	uco_stream *conn;
+};
+
+static void *cancelled_calls_task(void *arg)
+{
+	struct cancelled_calls *c = arg;
+	char buf[16];
+	const void *view;
+
+	c->r[0] = uco_stream_read(c->s, buf, 2);          /* buffered: 2 */
+	c->r[1] = uco_stream_readexactly(c->s, buf, 8);   /* needs more */
+	c->r[2] = uco_stream_readline(c->s, buf, sizeof(buf));
+	c->r[3] = uco_stream_readuntil(c->s, "!", 1, buf, sizeof(buf));
+	c->r[4] = uco_stream_peek(c->s, 8, &view);
+	c->r[5] = uco_stream_write(c->s, "xyz", 3);       /* never suspends */
+	c->r[6] = uco_stream_drain(c->s);
+	c->r[7] = uco_stream_write_eof(c->s);
+	c->r[8] = uco_open_connection(&c->conn, "127.0.0.1", "1", NULL);
+	c->r[9] = uco_open_unix_connection(&c->conn, "@nowhere", NULL);
+	return NULL;
+}
+
+static void body_cancelled_task(void *arg)
+{
+	struct cancelled_calls c = { 0 };
+	char buf[16];
+	uco_task *t;
+	int sv[2];
+
+	c.s = stream_pair(sv, NULL);
+	c.peer = sv[1];
+	send_str(sv[1], "abcd");
+	ck_assert_int_eq(uco_stream_peek(c.s, 4, &(const void *){ NULL }), 4);
+	ck_assert_int_eq(uco_spawn(&t, cancelled_calls_task, &c, NULL), 0);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(c.r[0], 2);
+	for (int i = 1; i <= 4; i++)
+		ck_assert_msg(c.r[i] == -ECANCELED, "call %d: %zd", i, c.r[i]);
+	ck_assert_int_eq(c.r[5], 0);
+	ck_assert_int_eq(c.r[6], -ECANCELED);
+	ck_assert_int_eq(c.r[7], -ECANCELED);
+	ck_assert_int_eq(c.r[8], -ECANCELED);
+	ck_assert_int_eq(c.r[9], -ECANCELED);
+	ck_assert_ptr_null(c.conn);
+	/* nothing was lost, the written bytes are still pending */
+	ck_assert_uint_eq(uco_stream_buffered(c.s), 2);
+	ck_assert_uint_eq(uco_stream_pending(c.s), 3);
+	ck_assert_int_eq(uco_stream_drain(c.s), 0);
+	ck_assert_int_eq(uco_stream_readexactly(c.s, buf, 2), 2);
+	ck_assert(memcmp(buf, "cd", 2) == 0);
+	ck_assert_int_eq(recv(sv[1], buf, 3, MSG_WAITALL), 3);
+	ck_assert(memcmp(buf, "xyz", 3) == 0);
+	close(sv[1]);
+	ck_assert_int_eq(uco_stream_close(c.s), 0);
+}
+
+START_TEST(cancelled_task)
+{
+	lc_run(body_cancelled_task, NULL, NULL);
+}
+END_TEST
+
+/* Cancel a readline and a readuntil that are waiting: the partial line
+ * stays. */
+struct waiting_line {
+	uco_stream *s;
+	uco_future *ready;
+	bool until;
+	ssize_t r;
+};
+
+static void *waiting_line_task(void *arg)
+{
+	struct waiting_line *w = arg;
+	const void *view;
+	char buf[64];
+
+	ck_assert_int_eq(uco_stream_peek(w->s, 3, &view), 3);
+	uco_future_set_result(w->ready, NULL);
+	w->r = w->until ? uco_stream_readuntil(w->s, "\r\n", 2, buf,
+					       sizeof(buf))
+			: uco_stream_readline(w->s, buf, sizeof(buf));
+	return NULL;
+}
+
+static void body_line_cancel(void *arg)
+{
+	for (int until = 0; until < 2; until++) {
+		struct waiting_line w = { .until = until, .r = 1 };
+		char buf[64];
+		uco_task *t;
+		int sv[2];
+
+		w.s = stream_pair(sv, NULL);
+		ck_assert_int_eq(uco_future_create(&w.ready), 0);
+		send_str(sv[1], "par");
+		ck_assert_int_eq(uco_spawn(&t, waiting_line_task, &w, NULL), 0);
+		ck_assert_int_eq(uco_future_wait(w.ready, NULL), 0);
+		ck_assert_int_eq(uco_yield(), 0);
+		ck_assert_int_eq(uco_cancel(t), 0);
+		ck_assert_int_eq(uco_join(t, NULL), 0);
+		uco_task_release(t);
+		ck_assert_int_eq(w.r, -ECANCELED);
+		ck_assert_uint_eq(uco_stream_buffered(w.s), 3);
+		send_str(sv[1], "tial\r\n");
+		ck_assert_int_eq(uco_stream_readline(w.s, buf, sizeof(buf)), 9);
+		ck_assert(memcmp(buf, "partial\r\n", 9) == 0);
+		uco_future_free(w.ready);
+		close(sv[1]);
+		ck_assert_int_eq(uco_stream_close(w.s), 0);
+	}
+}
+
+START_TEST(line_cancel)
+{
+	lc_run(body_line_cancel, NULL, NULL);
+}
+END_TEST
+
 /* ---- misuse ----------------------------------------------------------- */
 
 static void body_bad_args(void *arg)
@@ -943,6 +1071,8 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, read_timeouts);
 	tcase_add_test(tc, read_cancel);
 	tcase_add_test(tc, drain_timeout);
+	tcase_add_test(tc, cancelled_task);
+	tcase_add_test(tc, line_cancel);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("write");

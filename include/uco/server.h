@@ -32,7 +32,9 @@
  * new connections are refused) and lets the connections run on;
  * uco_server_shutdown() does the same, then gives them `grace`
  * nanoseconds to end, cancels those still running, and waits for them.
- * uco_server_serve_forever() waits until everything has stopped.
+ * uco_server_serve_forever() waits until everything has stopped.  (A
+ * handler that wants the server to stop calls uco_server_close(): a
+ * shutdown or serve_forever inside a handler would wait for itself.)
  *
  * Cores: the server belongs to the core that started it, its home.  The
  * calls below that change or wait for it are made from a task on home
