@@ -21,6 +21,7 @@
 #include <uco/condition.h>
 #include <uco/barrier.h>
 #include <uco/channel.h>
+#include <uco/generator.h>
 #include <uco/file.h>
 #include <uco/net.h>
 #include <uco/poll.h>
