@@ -500,6 +500,43 @@ UCO_API int uco_stream_drain(uco_stream *s)
 	return 0;
 }
 
+UCO_API int uco_stream_send(uco_stream *s, const void *buf, size_t n)
+{
+	int r = check(s);
+	size_t done = 0;
+
+	if (r < 0)
+		return r;
+	if (s->werr)
+		return s->werr;
+	if (s->wshut)
+		return -EPIPE;
+	if (!buf && n)
+		return -EFAULT;
+	if (s->whead != s->wtail) {
+		/* Behind what is pending: in order, through the buffer. */
+		r = uco_stream_write(s, buf, n);
+		return r < 0 ? r : uco_stream_drain(s);
+	}
+	while (done < n) {
+		ssize_t k = uco_send(s->fd, (const char *)buf + done, n - done,
+				     0);
+		if (k < 0) {
+			if (!transient((int)k)) {
+				s->werr = (int)k;
+				return (int)k;
+			}
+			/* Cut short: the rest is written, as with write +
+			 * drain (-ENOMEM here loses it: reported as is). */
+			r = uco_stream_write(s, (const char *)buf + done,
+					     n - done);
+			return r < 0 ? r : (int)k;
+		}
+		done += (size_t)k;
+	}
+	return 0;
+}
+
 UCO_API size_t uco_stream_pending(const uco_stream *s)
 {
 	return s ? s->wtail - s->whead : 0;

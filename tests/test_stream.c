@@ -668,6 +668,76 @@ START_TEST(drain_timeout)
 }
 END_TEST
 
+/* uco_stream_send: straight from the caller's buffer; cut short, the rest
+ * stays written (as write + drain); behind pending bytes, in order. */
+struct big_send {
+	uco_stream *s;
+	const uint8_t *buf;
+	size_t n;
+};
+
+static int do_send(void *arg)
+{
+	struct big_send *b = arg;
+
+	return uco_stream_send(b->s, b->buf, b->n);
+}
+
+static void body_send(void *arg)
+{
+	enum { N = 8 << 20 };
+	uint8_t *out = malloc(N), in[8];
+	struct big_send b;
+	struct sink k;
+	uco_stream *s;
+	uco_task *t;
+	size_t left;
+	int sv[2];
+
+	s = stream_pair(sv, NULL);
+	fill_pat(out, 0, N);
+	/* in order behind what is pending */
+	ck_assert_int_eq(uco_stream_write(s, out, 3), 0);
+	ck_assert_int_eq(uco_stream_send(s, out + 3, 5), 0);
+	ck_assert_uint_eq(uco_stream_pending(s), 0);
+	ck_assert_int_eq(recv(sv[1], in, 8, MSG_WAITALL), 8);
+	ck_assert_uint_eq(check_pat(in, 0, 8), 8);
+	ck_assert_int_eq(uco_stream_send(s, NULL, 0), 0);
+	/* cut short by a timeout: the rest is pending, each byte sent once */
+	b = (struct big_send){ s, out, N };
+	ck_assert_int_eq(uco_wait_for(20 * MS, do_send, &b), -ETIMEDOUT);
+	left = uco_stream_pending(s);
+	ck_assert_uint_gt(left, 0);
+	ck_assert_uint_lt(left, N);
+	k = (struct sink){ sv[1], N, 0 };
+	ck_assert_int_eq(uco_spawn(&t, sink_task, &k, NULL), 0);
+	ck_assert_int_eq(uco_stream_drain(s), 0);
+	ck_assert_int_eq(uco_stream_close(s), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_uint_eq(k.bad, SIZE_MAX);
+	close(sv[1]);
+
+	/* the peer gone: -EPIPE, sticky */
+	s = stream_pair(sv, NULL);
+	close(sv[1]);
+	{
+		int r = uco_stream_send(s, out, 1 << 20);
+
+		ck_assert_msg(r == -EPIPE || r == -ECONNRESET, "send: %d", r);
+		ck_assert_int_eq(uco_stream_send(s, out, 1), r);
+		ck_assert_int_eq(uco_stream_write(s, out, 1), r);
+	}
+	ck_assert_int_eq(uco_stream_close(s), 0); /* nothing was pending */
+	free(out);
+}
+
+START_TEST(stream_send)
+{
+	lc_run(body_send, NULL, NULL);
+}
+END_TEST
+
 /* A drain to a peer that has gone: -EPIPE (no SIGPIPE), sticky. */
 static void body_drain_peer_gone(void *arg)
 {
@@ -1078,6 +1148,7 @@ static Suite *stream_suite(void)
 	tc = tcase_create("write");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, drain_peer_gone);
+	tcase_add_test(tc, stream_send);
 	tcase_add_test(tc, close_flushes);
 	tcase_add_test(tc, half_close);
 	suite_add_tcase(s, tc);

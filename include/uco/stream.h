@@ -173,6 +173,15 @@ UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n);
  */
 UCO_API int uco_stream_drain(uco_stream *s);
 
+/*
+ * uco_stream_write() then uco_stream_drain(), with the same results — but
+ * sent straight from buf, without copying, when nothing else is pending.
+ * Suspends.  Cut short by cancellation or a timeout, what was not sent
+ * stays written (pending), for the next drain or close, exactly as with
+ * write + drain; after a socket error (sticky, as drain's) it is dropped.
+ */
+UCO_API int uco_stream_send(uco_stream *s, const void *buf, size_t n);
+
 /* Bytes written but not yet sent. */
 UCO_API size_t uco_stream_pending(const uco_stream *s);
 
