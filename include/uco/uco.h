@@ -22,6 +22,7 @@
 #include <uco/barrier.h>
 #include <uco/channel.h>
 #include <uco/generator.h>
+#include <uco/ratelimit.h>
 #include <uco/file.h>
 #include <uco/net.h>
 #include <uco/poll.h>
