@@ -89,8 +89,12 @@ UCO_API ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n);
  *   -EPIPE  the peer closed first (asyncio's IncompleteReadError): the
  *           first uco_stream_partial() bytes of buf hold what came, and
  *           they are consumed;
- *   any other error (-ECANCELED, -ETIMEDOUT, -ECONNRESET, -ENOMEM): nothing
- *           is consumed; what arrived stays buffered for the next call.
+ *   any other error (-ECANCELED, -ETIMEDOUT, -ECONNRESET...): nothing is
+ *           consumed; what arrived stays buffered for the next call.  (For
+ *           n larger than the buffer may hold, what arrived is read into
+ *           buf and put back on error; should that need memory there is
+ *           not, the call returns -ENOMEM with the first
+ *           uco_stream_partial() bytes of buf consumed.)
  */
 UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n);
 
