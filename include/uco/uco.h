@@ -23,6 +23,7 @@
 #include <uco/channel.h>
 #include <uco/generator.h>
 #include <uco/ratelimit.h>
+#include <uco/retry.h>
 #include <uco/file.h>
 #include <uco/net.h>
 #include <uco/poll.h>
