@@ -168,6 +168,14 @@ static void abandon(void *ctx)
 	((struct job *)ctx)->task = NULL;
 }
 
+/* fn never started: arg goes back through cleanup at once (see offload.h). */
+static int refused(int r, void *arg, void (*cleanup)(void *arg, void *result))
+{
+	if (cleanup)
+		cleanup(arg, NULL);
+	return r;
+}
+
 UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 			  void (*cleanup)(void *arg, void *result))
 {
@@ -176,14 +184,14 @@ UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 	struct job *j;
 	int r = uco__enter(&self);
 
+	if (r == 0 && !fn)
+		r = -EINVAL;
 	if (r < 0)
-		return r;
-	if (!fn)
-		return -EINVAL;
+		return refused(r, arg, cleanup);
 	pool = self->loop->rt->offload;
 	j = uco__zalloc(sizeof(*j));
 	if (!j)
-		return -ENOMEM;
+		return refused(-ENOMEM, arg, cleanup);
 	j->fn = fn;
 	j->arg = arg;
 	j->cleanup = cleanup;
@@ -199,7 +207,7 @@ UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 	    (r = start_worker(pool)) < 0 && pool->started == 0) {
 		pthread_mutex_unlock(&pool->mu);
 		uco__free(j, sizeof(*j));
-		return r;
+		return refused(r, arg, cleanup);
 	}
 	if (pool->tail)
 		pool->tail->next = j;

@@ -15,7 +15,6 @@
 #include <uco/offload.h>
 
 #include "core/alloc.h"
-#include "core/task.h"
 #include "io.h"
 
 /* One resolution, owned by whoever finishes last: the caller, or (if the
@@ -109,15 +108,6 @@ UCO_API int uco_getaddrinfo(const char *host, const char *service,
 
 	if (!res || (!host && !service))
 		return -EINVAL;
-	/* uco_to_thread() refuses a cancelled (or expired) caller at once,
-	 * without calling resolve_abandoned: refuse before allocating. */
-	{
-		struct uco_task *self;
-		int e = uco__enter(&self);
-
-		if (e < 0)
-			return e;
-	}
 	r = uco__zalloc(sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -136,7 +126,7 @@ UCO_API int uco_getaddrinfo(const char *host, const char *service,
 	}
 	rc = uco_to_thread(resolve_run, r, NULL, resolve_abandoned);
 	if (rc < 0)
-		return rc; /* resolve_abandoned frees r when the pool is done */
+		return rc; /* resolve_abandoned frees r (now, or when fn is done) */
 	rc = eai_to_errno(r->rc, r->err);
 	*res = rc == 0 ? r->res : NULL;
 	if (rc != 0 && r->res)

@@ -84,8 +84,10 @@ static void on_cqe(struct uco__cqe_handler *h, int res, uint32_t flags)
 		r->br->avail--;
 		if (r->closed || res <= 0 || !push(r, res, bid)) {
 			uco__bufring_recycle(r->br, bid);
-			if (!r->closed && res > 0)
-				push(r, -ENOMEM, 0); /* best effort */
+			/* An end of stream or error that came with a buffer is
+			 * still reported; lost data as -ENOMEM (best effort). */
+			if (!r->closed)
+				push(r, res > 0 ? -ENOMEM : res, 0);
 		}
 	} else if (r->closed || res == -ENOBUFS ||
 		   (res == -ECANCELED && r->closed)) {
@@ -94,7 +96,10 @@ static void on_cqe(struct uco__cqe_handler *h, int res, uint32_t flags)
 	} else {
 		push(r, res, 0);
 	}
-	if (!r->closed && r->len)
+	/* Wake a reader for data, and also when the multishot ended with
+	 * nothing to hand out (-ENOBUFS): the reader must re-arm it, after
+	 * waiting for a free buffer if the ring is dry. */
+	if (!r->closed && (r->len || last))
 		uco__waitq_wake_one(&r->waiters, 0);
 	if (last) {
 		r->armed = false;

@@ -890,6 +890,63 @@ START_TEST(mrecv_cancel)
 }
 END_TEST
 
+/* Two receivers share a ring.  A holds every buffer; B waits for data.
+ * Data for B ends B's multishot with -ENOBUFS while B waits: B must be
+ * woken to re-arm, wait for a free buffer, and get its data once A gives
+ * one back. */
+static void body_mrecv_starved(void *arg)
+{
+	struct pair pa, pb;
+	uco_bufring *br;
+	uco_mrecv *ra, *rb;
+	uco_buf held[4];
+	struct mr_arg x = { .n = 1 };
+	uco_task *t;
+	size_t got = 0;
+
+	pair_open(&pa, "127.0.0.1");
+	pair_open(&pb, "127.0.0.1");
+	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), 0);
+	ck_assert_int_eq(uco_mrecv_open(&ra, pa.server, br), 0);
+	ck_assert_int_eq(uco_mrecv_open(&rb, pb.server, br), 0);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(uco_send(pa.client, "aaaa", 4, 0), 4);
+		ck_assert_int_eq(uco_mrecv_next(ra, &held[i]), 4);
+	}
+	ck_assert_uint_eq(uco_bufring_available(br), 0);
+	x.r = rb;
+	ck_assert_int_eq(uco_spawn(&t, mr_task, &x, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_send(pb.client, "bbbbbbbb", 8, 0), 8);
+	ck_assert_int_eq(uco_sleep(20 * MS), 0); /* the -ENOBUFS comes in */
+	ck_assert_int_eq(x.n, 1);                /* B still waits */
+	for (int i = 0; i < 4; i++)
+		uco_mrecv_release(ra, &held[i]);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_gt(x.n, 0);
+	ck_assert_mem_eq(x.b.data, "bbbbbbbb", (size_t)x.n);
+	got = (size_t)x.n;
+	uco_mrecv_release(rb, &x.b);
+	while (got < 8) {
+		ssize_t n = uco_mrecv_next(rb, &x.b);
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+		uco_mrecv_release(rb, &x.b);
+	}
+	uco_mrecv_close(ra);
+	uco_mrecv_close(rb);
+	uco_bufring_free(br);
+	pair_close(&pa);
+	pair_close(&pb);
+}
+
+START_TEST(mrecv_starved)
+{
+	net_run(body_mrecv_starved, NULL);
+}
+END_TEST
+
 /* A task cancelled while its multishot is in the kernel, with nobody
  * closing it: the runtime still shuts down (it cancels what nobody owns)
  * and nothing leaks but the records the program forgot to close. */
@@ -975,6 +1032,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, acceptor_emfile);
 	tcase_add_test(tc, mrecv);
 	tcase_add_test(tc, mrecv_cancel);
+	tcase_add_test(tc, mrecv_starved);
 	tcase_add_test(tc, bufring_args);
 	tcase_add_test(tc, many_rings);
 	suite_add_tcase(s, tc);

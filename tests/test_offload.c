@@ -127,6 +127,20 @@ static void *plus_one(void *arg)
 	return (void *)((intptr_t)arg + 1);
 }
 
+static void count_refused(void *arg, void *result)
+{
+	ck_assert_ptr_null(result);
+	(*(int *)arg)++;
+}
+
+/* Cancelled before it runs: its uco_to_thread is refused. */
+static void *refused_task(void *arg)
+{
+	ck_assert_int_eq(uco_to_thread(plus_one, arg, NULL, count_refused),
+			 -ECANCELED);
+	return NULL;
+}
+
 static void body_result(void *arg)
 {
 	void *res = NULL;
@@ -154,6 +168,21 @@ static void body_result(void *arg)
 		ck_assert_int_eq(atomic_load(&g_cleanups), 0);
 		free(b); /* the caller's to free when the call completed */
 		close_pipe(rel);
+	}
+	/* Refused before fn starts (already cancelled, bad fn): the cleanup
+	 * gets arg back at once, with a NULL result, exactly once. */
+	{
+		int calls = 0;
+		uco_task *t;
+
+		ck_assert_int_eq(uco_to_thread(NULL, &calls, &res, count_refused),
+				 -EINVAL);
+		ck_assert_int_eq(calls, 1);
+		ck_assert_int_eq(uco_spawn(&t, refused_task, &calls, NULL), 0);
+		ck_assert_int_eq(uco_cancel(t), 0);
+		ck_assert_int_eq(uco_join(t, NULL), 0);
+		uco_task_release(t);
+		ck_assert_int_eq(calls, 2);
 	}
 }
 

@@ -12,14 +12,19 @@
 
 /*
  * Run fn(arg) on a pool thread and wait for it.  Suspends.  Returns 0 with
- * *result (if not NULL) set to what fn returned, -ENOMEM, or -ECANCELED /
- * -ETIMEDOUT at once if the caller is cancelled or times out: fn cannot be
- * interrupted, so it finishes in the background and its result is dropped
- * (`cleanup`, if not NULL, is then called with arg and fn's result on the
- * caller's core once fn returns, so whatever was passed can be freed; arg
- * must stay valid until then).  The runtime waits for abandoned calls at
- * shutdown, so a function that never returns keeps uco_run() from
- * returning.
+ * *result (if not NULL) set to what fn returned, or a negative errno:
+ * -ECANCELED / -ETIMEDOUT at once if the caller is (or gets) cancelled or
+ * times out, -ENOMEM, -EAGAIN (no thread could be started), -EINVAL (fn is
+ * NULL), -EPERM (outside a task).  fn cannot be interrupted: a call cut
+ * short finishes in the background and its result is dropped.
+ *
+ * Ownership of arg: after 0, the caller has it back.  After an error, the
+ * caller must not touch arg again: `cleanup` (if not NULL) is called
+ * exactly once to release it — at once, with a NULL result, when fn never
+ * started; or on the caller's core with fn's result once an abandoned fn
+ * returns (arg must stay valid until then).  The runtime waits for
+ * abandoned calls at shutdown, so a function that never returns keeps
+ * uco_run() from returning.
  */
 UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 			  void (*cleanup)(void *arg, void *result));
