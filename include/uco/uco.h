@@ -24,6 +24,7 @@
 #include <uco/generator.h>
 #include <uco/ratelimit.h>
 #include <uco/retry.h>
+#include <uco/pool.h>
 #include <uco/file.h>
 #include <uco/net.h>
 #include <uco/poll.h>
