@@ -67,9 +67,18 @@
 
 #define PROG "uco-echo-server"
 
-/* Per-core receive buffer ring (multishot mode): 1024 buffers of 16 KiB. */
-#define RING_BUFFERS 1024
-#define RING_BUFFER_SIZE (16 * 1024)
+/*
+ * Per-core receive buffer ring (multishot mode): 512 buffers of 4 KiB.  A
+ * connection holds a buffer only from the receive to the end of its send,
+ * so a few hundred serve thousands of connections (a dry ring only pauses
+ * receives: the data waits in the socket).  The kernel hands the buffers
+ * out in ring order, so every receive lands in the next one: a small ring
+ * (2 MiB, 512 pages) keeps what the receives cycle through cache- and
+ * TLB-friendly.  (Against 1024 x 16 KiB the difference measured on a
+ * shared 2-CPU VM was within its noise.)
+ */
+#define RING_BUFFERS 512
+#define RING_BUFFER_SIZE (4 * 1024)
 /* Receive buffer of a connection in oneshot mode. */
 #define CONN_BUFFER_SIZE (16 * 1024)
 #define LISTEN_BACKLOG 4096
