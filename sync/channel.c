@@ -240,12 +240,17 @@ static void tx_notice(struct uco__loop *l, struct uco__msg *m)
 	chan_unref(ch);
 }
 
+/* Post a notice to another core.  Its MSG_RING (if the inbox was empty,
+ * i.e. the loop may sleep) is submitted right away rather than with the
+ * loop's next flush: the other core starts while this one goes on, which
+ * more than pays for the system call (measured: 2-3x the throughput of a
+ * stream between two cores, where the lazy way makes them take turns). */
 static void post(uco_channel *ch, struct uco__msg *m, unsigned core,
 		 void (*fn)(struct uco__loop *, struct uco__msg *))
 {
 	atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
 	m->fn = fn;
-	uco__msg_send(&ch->loops[core], m);
+	uco__msg_post(&ch->loops[core], m, &uco__tls_loop->ring, 1);
 }
 
 /* After publishing an item (or closing): wake the receiving core if it is
@@ -436,7 +441,7 @@ static bool tx_arm(uco_channel *ch, struct chan_core *c, unsigned core)
  * On the receiving core, with receivers waiting: wake the first if there
  * is something for it, otherwise make sure the core is armed.
  */
-static void rx_settle(uco_channel *ch)
+static __attribute__((noinline)) void rx_settle(uco_channel *ch)
 {
 	while (!uco__waitq_empty(&ch->receivers)) {
 		if (rx_ready(ch)) {
@@ -448,7 +453,8 @@ static void rx_settle(uco_channel *ch)
 	}
 }
 
-static void tx_settle(uco_channel *ch, struct chan_core *c)
+static __attribute__((noinline)) void tx_settle(uco_channel *ch,
+						struct chan_core *c)
 {
 	unsigned core = (unsigned)(c - ch->cores);
 
@@ -523,8 +529,10 @@ static int check_send(uco_channel *ch, struct chan_core **c)
 }
 
 /* Wait on the receiving core until an item (or the close) may be there.
- * `again`: the caller was woken before and keeps its place at the head. */
-static int rx_wait(uco_channel *ch, bool again)
+ * `again`: the caller was woken before and keeps its place at the head.
+ * Out of line, as are the other slow paths, so that a send or receive
+ * that need not wait saves no registers and builds no waiter. */
+static __attribute__((noinline)) int rx_wait(uco_channel *ch, bool again)
 {
 	struct chan_waiter cw = { .w = { .task = uco__self() }, .ch = ch };
 
@@ -543,7 +551,8 @@ static int rx_wait(uco_channel *ch, bool again)
 	return uco__block(chan_interrupt, &cw, "channel recv");
 }
 
-static int tx_wait(uco_channel *ch, struct chan_core *c, bool again)
+static __attribute__((noinline)) int tx_wait(uco_channel *ch,
+					    struct chan_core *c, bool again)
 {
 	struct chan_waiter cw = { .w = { .task = uco__self() }, .ch = ch,
 				  .c = c };

@@ -18,9 +18,9 @@
  * IORING_OP_MSG_RING when its loop sleeps.  Wake-ups are batched: a core
  * whose tasks wait for items gets one wake-up however many items arrive
  * before it runs, and a core whose senders wait for room gets one however
- * many slots free up meanwhile.  The wake-up leaves with the sending core's
- * next submission to the kernel (when the sending task next suspends), so
- * a burst sent without suspending costs one wake-up in all.
+ * many slots free up meanwhile.  A wake-up is submitted to the kernel at
+ * once by the call that found the other side asleep (one io_uring_enter),
+ * so the two cores overlap instead of taking turns.
  *
  * Closing (any core): senders get -EPIPE at once, waiting ones too;
  * receivers get what is left, then -EPIPE.

@@ -1,0 +1,3 @@
+module uco/benchmarks/peers/channel_go
+
+go 1.19
