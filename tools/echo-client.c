@@ -198,7 +198,8 @@ struct core {
 	unsigned first, nconns;  /* connections [first, first + nconns) */
 	struct conn *conns;
 	uco_bufring *ring;       /* multishot mode */
-	_Atomic uint64_t done;   /* round trips; main watches progress */
+	_Atomic uint64_t done;   /* connections opened, then round trips:
+				    main's watchdog watches it move */
 	struct hist hist;
 	/* The first failure on this core. */
 	int err;                 /* 0 if none */
@@ -444,6 +445,8 @@ static void *connect_task(void *arg)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		cn->fd = fd;
+		/* Progress, for the watchdog. */
+		atomic_store_explicit(&c->done, i + 1, memory_order_relaxed);
 	}
 	return NULL;
 }
@@ -584,8 +587,8 @@ static uint64_t total_done(struct core *cores, unsigned n)
 }
 
 /* Spawn fn on every core and wait for all; with a watchdog that cancels
- * them when no round trip completes for timeout seconds.  Returns 0 or the
- * first error. */
+ * them when the cores' `done` counters (connections opened, then round
+ * trips) do not move for timeout seconds.  Returns 0 or the first error. */
 static int on_every_core(struct core *cores, unsigned n, uco_fn fn,
 			 double timeout)
 {
@@ -601,10 +604,10 @@ static int on_every_core(struct core *cores, unsigned n, uco_fn fn,
 		fprintf(stderr, PROG ": cannot start a task: %s\n", strerror(-r));
 		err = r;
 	}
-	for (;;) {
+	while (!err) {
 		r = uco_wait(t, n, UCO_ALL_COMPLETED,
 			     (uint64_t)(timeout * 1e9));
-		if (r < 0 || (unsigned)r == n || err)
+		if (r < 0 || (unsigned)r == n)
 			break;
 		uint64_t now_done = total_done(cores, n);
 
@@ -694,6 +697,8 @@ static void *main_task(void *arg)
 
 	double user0, sys0, user1, sys1;
 
+	for (unsigned c = 0; c < ncores; c++)
+		atomic_store_explicit(&cores[c].done, 0, memory_order_relaxed);
 	/* Scripts that sample the server's CPU time wait for this line. */
 	if (o->count)
 		printf("connected: %u connection%s, running %" PRIu64

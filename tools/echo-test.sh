@@ -131,6 +131,31 @@ else
 	fail "capped server did not start"
 fi
 
+# SIGTERM with clients connected: the server waits --grace, cancels them,
+# and exits 0; the client reports the hang-up.
+if start_server --cores 2 --grace 0.2; then
+	"$client" --host 127.0.0.1 --port "$port" --connections 20 --cores 2 \
+		--duration 60 >"$tmp/busy.out" 2>"$tmp/busy.err" &
+	busy=$!
+	# Wait (bounded) for the client's "connected:" line: the connections
+	# are open and busy.
+	if timeout 20 grep -q -m1 '^connected:' <(tail --pid="$busy" -f "$tmp/busy.out"); then
+		stop_server "server with 20 busy connections, --grace 0.2"
+	else
+		fail "the busy client never connected"
+	fi
+	timeout 20 tail --pid="$busy" -f /dev/null
+	wait "$busy"
+	rc=$?
+	if ((rc == 1)) && grep -Eq 'server closed the connection|reset by peer' "$tmp/busy.err"; then
+		ok "the busy client reports the server going away"
+	else
+		fail "busy client: exit status $rc, stderr: $(cat "$tmp/busy.err")"
+	fi
+else
+	fail "server for the busy-shutdown test did not start"
+fi
+
 # Nothing listening: take a port the kernel picked and close it again.
 if start_server; then
 	dead=$port
