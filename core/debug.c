@@ -167,7 +167,7 @@ static void dump_run(struct uco__loop *l, struct uco__msg *m)
  */
 #include <sys/signalfd.h>
 
-#include "op.h"
+#include "opfast.h"
 
 static void *sigquit_watcher(void *arg)
 {

@@ -4,38 +4,31 @@
 #include <errno.h>
 
 #include "loop.h"
+#include "opfast.h"
 #include "task.h"
 
-int uco__op_begin_ex(struct uco__op *op, struct io_uring_sqe **sqe, bool link)
+struct io_uring_sqe *uco__op_begin_timed(struct uco__op *op, uint64_t deadline)
 {
-	struct uco_task *t;
-	uint64_t deadline;
-	int r = uco__enter(&t);
-
-	if (r < 0)
-		return r;
-	op->task = t;
-	op->res = 0;
-	op->cqe_flags = 0;
-	op->pending = 0;
-	op->flags = 0;
-	deadline = link ? uco__task_deadline(t) : UINT64_MAX;
-	if (deadline != UINT64_MAX) {
-		op->flags = UCO_OP_TIMED;
-		op->ts.tv_sec = (long long)(deadline / 1000000000ull);
-		op->ts.tv_nsec = (long long)(deadline % 1000000000ull);
-		/* Reserve both SQEs of the pair before filling either, so a
-		 * flush can never separate an op from its linked timeout. */
-		*sqe = uco__sqe_get(t->loop, 2);
-	} else {
-		*sqe = uco__sqe_get(t->loop, 1);
-	}
-	return 0;
+	if (deadline == UINT64_MAX)
+		return uco__sqe_get(op->task->loop, 1);
+	op->flags = UCO_OP_TIMED;
+	op->pending = 2;
+	op->ts.tv_sec = (long long)(deadline / 1000000000ull);
+	op->ts.tv_nsec = (long long)(deadline % 1000000000ull);
+	/* Reserve both SQEs of the pair before filling either, so a flush can
+	 * never separate an op from its linked timeout. */
+	return uco__sqe_get(op->task->loop, 2);
 }
 
-int uco__op_begin(struct uco__op *op, struct io_uring_sqe **sqe)
+void uco__op_link_timeout(struct uco__op *op, struct io_uring_sqe *sqe)
 {
-	return uco__op_begin_ex(op, sqe, true);
+	/* io_uring_prep_* zero the SQE, so the link flag goes on after the
+	 * caller's prep, here; the second SQE was reserved with the first. */
+	struct io_uring_sqe *ts = io_uring_get_sqe(&op->task->loop->ring);
+
+	sqe->flags |= IOSQE_IO_LINK;
+	io_uring_prep_link_timeout(ts, &op->ts, IORING_TIMEOUT_ABS);
+	io_uring_sqe_set_data64(ts, (uint64_t)(uintptr_t)op | UCO_OP_TAG_TIMEOUT);
 }
 
 /* The kernel's internal "restart the syscall" codes (include/linux/errno.h),
@@ -45,14 +38,10 @@ int uco__op_begin(struct uco__op *op, struct io_uring_sqe **sqe)
 #define KERN_ERESTARTSYS 512
 #define KERN_ERESTART_RESTARTBLOCK 516
 
-static int map_result(const struct uco__op *op)
+int uco__op_map_error(const struct uco__op *op)
 {
 	int res = op->res;
 
-	/* Data (or any success) is delivered even if a cancel or the timer
-	 * raced it: the kernel did the work. */
-	if (res >= 0)
-		return res;
 	if (res <= -KERN_ERESTARTSYS && res >= -KERN_ERESTART_RESTARTBLOCK)
 		res = -EINTR;
 	if (res == -ECANCELED || res == -EINTR) {
@@ -62,35 +51,6 @@ static int map_result(const struct uco__op *op)
 			return -ETIMEDOUT;
 	}
 	return res;
-}
-
-int uco__op_wait(struct uco__op *op, struct io_uring_sqe *sqe)
-{
-	struct uco_task *t = op->task;
-	struct uco__loop *l = t->loop;
-
-	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UCO_OP_TAG_OP);
-	op->pending = 1;
-	if (op->flags & UCO_OP_TIMED) {
-		/* io_uring_prep_* zero the SQE, so the link flag goes on after
-		 * the caller's prep, here. */
-		struct io_uring_sqe *ts = io_uring_get_sqe(&l->ring);
-
-		sqe->flags |= IOSQE_IO_LINK;
-		io_uring_prep_link_timeout(ts, &op->ts, IORING_TIMEOUT_ABS);
-		io_uring_sqe_set_data64(ts, (uint64_t)(uintptr_t)op |
-						    UCO_OP_TAG_TIMEOUT);
-		op->pending = 2;
-	}
-	l->inflight += op->pending;
-	t->wait_kind = UCO_WAIT_OP;
-	t->wait_op = op;
-	if (!t->wait_what)
-		t->wait_what = "io";
-	t->state = UCO_TASK_WAITING;
-	uco__suspend(t);
-	t->wait_what = NULL;
-	return map_result(op);
 }
 
 void uco__op_cancel(struct uco__op *op)

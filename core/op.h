@@ -65,24 +65,21 @@ struct uco__op {
 } __attribute__((aligned(8)));
 
 /*
- * Start an operation in the running task: -EPERM outside a task,
- * -ECANCELED / -ETIMEDOUT if it must not start; else 0 with *sqe an SQE to
- * prepare (a second one is reserved behind it for the linked timeout).
+ * The per-operation calls are inline, in opfast.h:
+ *
+ * uco__op_begin(op, &sqe): start an operation in the running task: -EPERM
+ * outside a task, -ECANCELED / -ETIMEDOUT if it must not start; else 0
+ * with sqe to prepare (and, under a timeout scope, a second SQE reserved
+ * behind it for the linked timeout).  uco__op_begin_ex(op, &sqe, false):
+ * the same without a linked timeout even under a scope (for an op that
+ * carries its own deadline, such as a sleep).
+ *
+ * uco__op_wait(op, sqe): submit the prepared SQE (batched: the loop
+ * flushes), suspend until every CQE of the op has arrived, and return its
+ * result: the CQE's res; or -ETIMEDOUT if the scope's timeout fired and the
+ * op was cut short (an op that completed with data anyway returns the
+ * data); or -ECANCELED if the task was cancelled and the op was cut short.
  */
-int uco__op_begin(struct uco__op *op, struct io_uring_sqe **sqe);
-
-/* The same, without a linked timeout even under a scope (for an op that
- * carries its own deadline, such as a sleep). */
-int uco__op_begin_ex(struct uco__op *op, struct io_uring_sqe **sqe, bool link);
-
-/*
- * Submit the prepared SQE (batched: the loop flushes), suspend until every
- * CQE of the op has arrived, and return its result: the CQE's res; or
- * -ETIMEDOUT if the scope's timeout fired and the op was cut short (an op
- * that completed with data anyway returns the data); or -ECANCELED if the
- * task was cancelled and the op was cut short.
- */
-int uco__op_wait(struct uco__op *op, struct io_uring_sqe *sqe);
 
 /* Cancel the op t waits in (IORING_OP_ASYNC_CANCEL); idempotent. */
 void uco__op_cancel(struct uco__op *op);

@@ -7,7 +7,7 @@
 #include <uco/time.h>
 
 #include "loop.h"
-#include "op.h"
+#include "opfast.h"
 #include "task.h"
 #include "wait.h"
 

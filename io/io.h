@@ -8,7 +8,7 @@
 
 #include <liburing.h>
 
-#include "core/op.h"
+#include "core/opfast.h"
 
 /*
  * The body of a one-SQE call: reserve an SQE (and its linked timeout's),

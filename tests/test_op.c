@@ -27,7 +27,7 @@
 #include "leakcheck.h"
 
 #include "core/loop.h"
-#include "core/op.h"
+#include "core/opfast.h"
 #include "core/task.h"
 
 #define US UCO_NSEC_PER_USEC

@@ -1,0 +1,69 @@
+/*
+ * The op layer's per-operation path (see op.h), inline: every I/O call in
+ * uco is uco__op_begin + a prep + uco__op_wait, so these are compiled into
+ * each call rather than called.  What is rare — a linked timeout, result
+ * mapping after a cancel — stays out of line in op.c.
+ */
+#ifndef UCO_CORE_OPFAST_H
+#define UCO_CORE_OPFAST_H
+
+#include <errno.h>
+
+#include "loop.h"
+#include "op.h"
+#include "task.h"
+
+/* Out of line (op.c): the op under a timeout scope gets both SQEs of its
+ * pair reserved; its LINK_TIMEOUT is filled in at submission. */
+struct io_uring_sqe *uco__op_begin_timed(struct uco__op *op, uint64_t deadline);
+void uco__op_link_timeout(struct uco__op *op, struct io_uring_sqe *sqe);
+int uco__op_map_error(const struct uco__op *op);
+
+static inline int uco__op_begin_ex(struct uco__op *op,
+				   struct io_uring_sqe **sqe, bool link)
+{
+	struct uco_task *t;
+	int r = uco__enter(&t);
+
+	if (__builtin_expect(r < 0, 0))
+		return r;
+	op->task = t;
+	op->res = 0;
+	op->cqe_flags = 0;
+	op->pending = 1;
+	op->flags = 0;
+	if (__builtin_expect(link && t->ndeadlines != 0, 0))
+		*sqe = uco__op_begin_timed(op, uco__task_deadline(t));
+	else
+		*sqe = uco__sqe_get(t->loop, 1);
+	return 0;
+}
+
+static inline int uco__op_begin(struct uco__op *op, struct io_uring_sqe **sqe)
+{
+	return uco__op_begin_ex(op, sqe, true);
+}
+
+static inline int uco__op_wait(struct uco__op *op, struct io_uring_sqe *sqe)
+{
+	struct uco_task *t = op->task;
+
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UCO_OP_TAG_OP);
+	if (__builtin_expect(op->flags & UCO_OP_TIMED, 0))
+		uco__op_link_timeout(op, sqe);
+	t->loop->inflight += op->pending;
+	t->wait_kind = UCO_WAIT_OP;
+	t->wait_op = op;
+	if (!t->wait_what)
+		t->wait_what = "io";
+	t->state = UCO_TASK_WAITING;
+	uco__suspend(t);
+	t->wait_what = NULL;
+	/* Data (or any success) is delivered even if a cancel or the timer
+	 * raced it: the kernel did the work. */
+	if (__builtin_expect(op->res >= 0, 1))
+		return op->res;
+	return uco__op_map_error(op);
+}
+
+#endif
