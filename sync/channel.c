@@ -78,6 +78,8 @@ struct chan_core {
 	struct uco__msg msg;
 	uco_channel *ch;
 	bool armed;      /* its bit is set in tx_mask, or its notice is coming */
+	unsigned kick_in; /* sends left before this core submits the wake-up
+	                     of the receiving core it queued (0: none) */
 } __attribute__((aligned(CACHE_LINE)));
 
 struct uco_channel {
@@ -94,6 +96,7 @@ struct uco_channel {
 	unsigned nwords;            /* of tx_mask */
 	unsigned recv_core;
 	unsigned send_core;
+	unsigned kick_after;        /* see post() */
 	bool spsc;
 
 	/* Written by senders. */
@@ -106,6 +109,8 @@ struct uco_channel {
 	struct uco__waitq receivers;
 	struct uco__msg rx_msg;
 	bool rx_armed;              /* rx_flag is set, or rx_msg is coming */
+	unsigned kick_in;           /* takes left before the receiving core
+	                               submits the sending cores' wake-ups */
 
 	/* Written by both sides, rarely. */
 	_Alignas(CACHE_LINE) _Atomic int rx_flag;
@@ -166,6 +171,7 @@ UCO_API int uco_channel_create(uco_channel **out, size_t capacity,
 	ch->raw = raw;
 	ch->raw_size = total + CACHE_LINE;
 	ch->mask = size - 1;
+	ch->kick_after = size / 4 < 2 ? 1 : size / 4 < 64 ? (unsigned)size / 4 : 64;
 	ch->loops = l->rt->loops;
 	ch->ncores = ncores;
 	ch->nwords = nwords;
@@ -240,23 +246,49 @@ static void tx_notice(struct uco__loop *l, struct uco__msg *m)
 	chan_unref(ch);
 }
 
-/* Post a notice to another core.  Its MSG_RING (if the inbox was empty,
- * i.e. the loop may sleep) is submitted right away rather than with the
- * loop's next flush: the other core starts while this one goes on, which
- * more than pays for the system call (measured: 2-3x the throughput of a
- * stream between two cores, where the lazy way makes them take turns). */
+/*
+ * Post a notice to another core.  Its MSG_RING (queued if the inbox was
+ * empty, i.e. the loop may sleep) leaves with the loop's next submission,
+ * as every SQE does — when this task suspends — or, at the latest, after
+ * kick_after more items have gone through this side (*kick_in counts them
+ * down; kick()), or at once if `now`.  So a stream whose other side keeps
+ * falling asleep pays one system call per kick_after items at most, and the
+ * other core still starts long before this one stops (submitting each
+ * wake-up at once made a stream 5x slower when the sender was the slower
+ * side: the receiver caught up after every item and the sender paid a
+ * system call per item; submitting only on suspension made the two cores
+ * take turns).
+ */
 static void post(uco_channel *ch, struct uco__msg *m, unsigned core,
-		 void (*fn)(struct uco__loop *, struct uco__msg *))
+		 void (*fn)(struct uco__loop *, struct uco__msg *),
+		 unsigned *kick_in, bool now)
 {
+	struct uco__loop *l = uco__tls_loop;
+
 	atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
 	m->fn = fn;
-	uco__msg_post(&ch->loops[core], m, &uco__tls_loop->ring, 1);
+	uco__msg_post(&ch->loops[core], m, &l->ring, now);
+	if (!now)
+		*kick_in = ch->kick_after;
+}
+
+/* n more items went through: submit a queued wake-up if it is time. */
+static inline void kick(unsigned *kick_in, size_t n)
+{
+	if (__builtin_expect(*kick_in != 0, 0)) {
+		if (*kick_in > n) {
+			*kick_in -= (unsigned)n;
+		} else {
+			*kick_in = 0;
+			io_uring_submit(&uco__tls_loop->ring);
+		}
+	}
 }
 
 /* After publishing an item (or closing): wake the receiving core if it is
  * armed.  The caller's publication was sequentially consistent.  On the
  * receiving core itself the notice's work is done in place. */
-static void notify_receiver(uco_channel *ch)
+static void notify_receiver(uco_channel *ch, struct chan_core *c, bool now)
 {
 	if (atomic_load_explicit(&ch->rx_flag, memory_order_seq_cst) &&
 	    atomic_exchange_explicit(&ch->rx_flag, 0, memory_order_acq_rel)) {
@@ -267,12 +299,13 @@ static void notify_receiver(uco_channel *ch)
 		}
 		atomic_fetch_add_explicit(&ch->rx_notices, 1,
 					  memory_order_relaxed);
-		post(ch, &ch->rx_msg, ch->recv_core, rx_notice);
+		post(ch, &ch->rx_msg, ch->recv_core, rx_notice, &c->kick_in,
+		     now);
 	}
 }
 
 /* After handing slots back (or closing): wake every armed sending core. */
-static void notify_senders(uco_channel *ch)
+static void notify_senders(uco_channel *ch, bool now)
 {
 	for (unsigned w = 0; w < ch->nwords; w++) {
 		uint64_t bits;
@@ -292,7 +325,8 @@ static void notify_senders(uco_channel *ch)
 			}
 			atomic_fetch_add_explicit(&ch->tx_notices, 1,
 						  memory_order_relaxed);
-			post(ch, &ch->cores[core].msg, core, tx_notice);
+			post(ch, &ch->cores[core].msg, core, tx_notice,
+			     &ch->kick_in, now);
 		}
 	}
 }
@@ -576,16 +610,20 @@ static __attribute__((noinline)) int tx_wait(uco_channel *ch,
 /* After a send attempt on core c that did not return -EAGAIN. */
 static void after_put(uco_channel *ch, struct chan_core *c, int r)
 {
-	if (r == 0)
-		notify_receiver(ch);
+	if (r == 0) {
+		kick(&c->kick_in, 1);
+		notify_receiver(ch, c, false);
+	}
 	if (!uco__waitq_empty(&c->senders))
 		tx_settle(ch, c);
 }
 
-static void after_take(uco_channel *ch, int r)
+static void after_take(uco_channel *ch, int r, size_t n)
 {
-	if (r == 0)
-		notify_senders(ch);
+	if (r == 0) {
+		kick(&ch->kick_in, n);
+		notify_senders(ch, false);
+	}
 	if (!uco__waitq_empty(&ch->receivers))
 		rx_settle(ch);
 }
@@ -632,7 +670,7 @@ UCO_API int uco_channel_try_recv(uco_channel *ch, void **item)
 		return r;
 	r = take(ch, item);
 	if (r != -EAGAIN)
-		after_take(ch, r);
+		after_take(ch, r, 1);
 	return r;
 }
 
@@ -646,7 +684,7 @@ UCO_API int uco_channel_recv(uco_channel *ch, void **item)
 	for (;;) {
 		r = take(ch, item);
 		if (r != -EAGAIN) {
-			after_take(ch, r);
+			after_take(ch, r, 1);
 			return r;
 		}
 		r = rx_wait(ch, again);
@@ -670,11 +708,11 @@ UCO_API long uco_channel_recv_many(uco_channel *ch, void **items, size_t max)
 		while (n < max && (r = take(ch, &items[n])) == 0)
 			n++;
 		if (n > 0) {
-			after_take(ch, 0);
+			after_take(ch, 0, n);
 			return (long)n;
 		}
 		if (r != -EAGAIN) {
-			after_take(ch, r);
+			after_take(ch, r, 0);
 			return r;
 		}
 		r = rx_wait(ch, again);
@@ -698,8 +736,8 @@ UCO_API int uco_channel_close(uco_channel *ch)
 	if (l->core == ch->recv_core)
 		rx_settle(ch);
 	else
-		notify_receiver(ch);
-	notify_senders(ch);
+		notify_receiver(ch, &ch->cores[l->core], true);
+	notify_senders(ch, true);
 	tx_settle(ch, &ch->cores[l->core]);
 	return 0;
 }

@@ -18,9 +18,12 @@
  * IORING_OP_MSG_RING when its loop sleeps.  Wake-ups are batched: a core
  * whose tasks wait for items gets one wake-up however many items arrive
  * before it runs, and a core whose senders wait for room gets one however
- * many slots free up meanwhile.  A wake-up is submitted to the kernel at
- * once by the call that found the other side asleep (one io_uring_enter),
- * so the two cores overlap instead of taking turns.
+ * many slots free up meanwhile.  A wake-up leaves like any SQE, with the
+ * waking core's next submission (when its task suspends), but at the
+ * latest after a few more items have gone through that side (a quarter of
+ * the capacity, at most 64), so the two cores overlap instead of taking
+ * turns and a core that keeps finding the other asleep pays one system
+ * call per that many items at most.
  *
  * Closing (any core): senders get -EPIPE at once, waiting ones too;
  * receivers get what is left, then -EPIPE.
