@@ -11,7 +11,7 @@
 #include <uco/time.h>
 
 #include "debug.h"
-#include "op.h"
+#include "opfast.h"
 #include "task.h"
 
 __thread struct uco__loop *uco__tls_loop
@@ -76,6 +76,10 @@ int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt, unsigned core)
 				"EXT_ARG (Linux 5.11+ needed)\n");
 		return -ENOSYS;
 	}
+	/* Enter the kernel through a registered ring index, not the fd: the
+	 * kernel then skips looking the fd up on every io_uring_enter.  An
+	 * optimisation only; the real fd stays (MSG_RING targets use it). */
+	io_uring_register_ring_fd(&l->ring);
 
 	/* The SIGSEGV handler runs on its own stack: the faulting one is the
 	 * task's guard page. */

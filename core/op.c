@@ -89,7 +89,8 @@ void uco__handler_cancel(struct uco__cqe_handler *h)
 	l->inflight++;
 }
 
-struct uco_task *uco__op_complete(uint64_t user_data, int res, uint32_t flags)
+struct uco_task *uco__op_complete_slow(uint64_t user_data, int res,
+				       uint32_t flags)
 {
 	struct uco__op *op =
 		(struct uco__op *)(uintptr_t)(user_data & ~(uint64_t)UCO_OP_TAG_MASK);

@@ -105,6 +105,8 @@ void uco__handler_cancel(struct uco__cqe_handler *h);
 
 /* A CQE for an op record arrived.  Returns the task to resume now (its
  * op's last CQE), or NULL. */
-struct uco_task *uco__op_complete(uint64_t user_data, int res, uint32_t flags);
+struct uco_task *uco__op_complete_slow(uint64_t user_data, int res,
+				       uint32_t flags);
+/* (uco__op_complete() itself, the common case inline, is in opfast.h.) */
 
 #endif

@@ -66,4 +66,32 @@ static inline int uco__op_wait(struct uco__op *op, struct io_uring_sqe *sqe)
 	return uco__op_map_error(op);
 }
 
+/*
+ * A CQE for an op record (or a handler) arrived.  Returns the task to
+ * resume now (its op's last CQE), or NULL.  Inline for the common case: an
+ * op's own, single CQE.
+ */
+static inline struct uco_task *uco__op_complete(uint64_t user_data, int res,
+						uint32_t flags)
+{
+	if (__builtin_expect((user_data & UCO_OP_TAG_MASK) == UCO_OP_TAG_OP &&
+				     !(flags & (IORING_CQE_F_MORE |
+						IORING_CQE_F_NOTIF)),
+			     1)) {
+		struct uco__op *op = (struct uco__op *)(uintptr_t)user_data;
+		struct uco_task *t = op->task;
+
+		op->res = res;
+		op->cqe_flags = flags;
+		t->loop->inflight--;
+		if (--op->pending > 0)
+			return NULL;
+		/* The kernel is done with the op: its task is resumed
+		 * straight off this CQE, by whoever is walking the CQ. */
+		t->wait_kind = UCO_WAIT_NONE;
+		return t;
+	}
+	return uco__op_complete_slow(user_data, res, flags);
+}
+
 #endif
