@@ -529,6 +529,20 @@ static int resolve(struct shared *sh)
 			continue;
 		}
 		r = uco_connect(fd, ai->ai_addr, ai->ai_addrlen);
+		if (r == 0) {
+			/* Let the server see the test connection end before
+			 * the real ones open (a server with a connection cap
+			 * counts it until then): half-close, and wait (2 s at
+			 * most) for its side to close. */
+			char b;
+			int scope = uco_timeout_begin(2 * UCO_NSEC_PER_SEC);
+
+			if (uco_shutdown(fd, SHUT_WR) == 0)
+				while (uco_recv(fd, &b, 1, 0) > 0)
+					;
+			if (scope >= 0)
+				uco_timeout_end(scope);
+		}
 		close(fd);
 		if (r == 0) {
 			memcpy(&sh->addr, ai->ai_addr, ai->ai_addrlen);

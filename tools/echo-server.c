@@ -170,8 +170,10 @@ static void *conn_task(void *arg)
 		echo_oneshot(c);
 	/* End of stream, a reset, a cancel at shutdown: all end this
 	 * connection only, so the task returns normally. */
-	close(c->fd);
+	/* Uncounted before the close: a client that sees the close may
+	 * connect again at once and must find the room free. */
 	atomic_fetch_sub_explicit(&srv->connections, 1, memory_order_relaxed);
+	close(c->fd);
 	free(c);
 	return NULL;
 }
