@@ -33,7 +33,7 @@ int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt, unsigned core)
 	atomic_init(&l->inbox, NULL);
 	uco__stack_pool_init(&l->stacks, &rt->guard_budget);
 	uco__timers_init(&l->timers);
-	uco__signal_init(l, core == 0 ? rt->sigfd : -1);
+	uco__signal_init(l, rt->sigfd);
 	l->debug = rt->cfg.debug;
 #ifdef UCO_ASAN
 	{
@@ -352,6 +352,8 @@ void uco__loop_run(struct uco__loop *l)
 	for (;;) {
 		run_ready(l);
 		uco__msg_drain(l);
+		if (__builtin_expect(l->sig.rearm, 0))
+			uco__signal_rearm(l);
 		if (l->timers.len)
 			uco__timers_fire(&l->timers, uco_now());
 		if (l->ready_head) {

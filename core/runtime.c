@@ -143,7 +143,6 @@ static void *loop_thread(void *p)
 	if (ok) {
 		if (ta->core == 0) {
 			uco_spawn_opts o = { .name = "main", .stack_size = 0 };
-			uco__signal_start(l);
 			if (l->debug)
 				uco__debug_start(l);
 			if (uco_spawn(NULL, main_task, rt, &o) < 0) {
@@ -151,6 +150,7 @@ static void *loop_thread(void *p)
 				atomic_store(&rt->stopping, true);
 			}
 		}
+		uco__signal_start(l);
 		uco__loop_run(l);
 	}
 	uco__tls_loop = NULL;

@@ -43,7 +43,7 @@ void uco__signal_init(struct uco__loop *l, int fd)
 
 /* The program's own disposition for a signal nobody waits for: SIG_DFL
  * terminates the process as the signal would have, SIG_IGN drops it, a
- * handler runs here, on core 0's thread. */
+ * handler runs here, on the thread of the loop that read it. */
 static void default_action(int signo)
 {
 	struct sigaction sa;
@@ -151,8 +151,18 @@ static void on_read(struct uco__cqe_handler *h, int res, uint32_t flags)
 	else if (res != -ECANCELED && res != -EINTR)
 		fprintf(stderr, "uco: reading signals: %s\n",
 			strerror(res < 0 ? -res : EIO));
-	if (res != -ECANCELED && l->sig.fd >= 0 &&
-	    !atomic_load_explicit(&l->rt->stopping, memory_order_relaxed))
+	/* Read on until the loop's shutdown cancels what nobody owns (tasks
+	 * may still wait for a signal after main returned).  Re-armed by the
+	 * scheduler, not here: this runs inside a suspending task, which
+	 * must not be suspended again by a flush of a full SQ. */
+	if (res != -ECANCELED && !l->stop_cancelled)
+		l->sig.rearm = true;
+}
+
+void uco__signal_rearm(struct uco__loop *l)
+{
+	l->sig.rearm = false;
+	if (l->sig.fd >= 0 && !l->sig.armed && !l->stop_cancelled)
 		arm(l);
 }
 

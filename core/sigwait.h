@@ -1,9 +1,11 @@
 /*
  * Signals (uco/signal.h): SIGINT, SIGTERM and SIGHUP are blocked in every
- * runtime thread while uco_run() runs and read from one signalfd on core
- * 0's ring, by a CQE handler (no task, no stack).  A signal goes to the
- * tasks waiting for it, on whichever core; one nobody waits for gets the
- * program's own disposition.
+ * runtime thread while uco_run() runs and read from one signalfd, by a CQE
+ * handler (no task, no stack) on every loop's ring: a read takes the
+ * process's pending signals and the reading thread's own, so a raise() in
+ * a task on any core is read too.  A signal goes to the tasks waiting for
+ * it, on whichever core; one nobody waits for gets the program's own
+ * disposition.
  */
 #ifndef UCO_CORE_SIGWAIT_H
 #define UCO_CORE_SIGWAIT_H
@@ -23,19 +25,22 @@ struct uco__runtime;
 /* Per loop. */
 struct uco__sigstate {
 	struct uco__node waiters;          /* tasks in uco_signal_wait() */
-	_Atomic unsigned count[UCO_NSIGNALS]; /* ...per signal (read by core 0) */
-	struct uco__cqe_handler h;         /* core 0: the signalfd read */
+	_Atomic unsigned count[UCO_NSIGNALS]; /* ...per signal (read by readers) */
+	struct uco__cqe_handler h;         /* this loop's signalfd read */
 	struct signalfd_siginfo si;
-	int fd;                            /* core 0: the signalfd, or -1 */
+	int fd;                            /* the signalfd, or -1 */
 	bool armed;
+	bool rearm;                        /* read again (the scheduler does) */
 };
 
 /* The signals uco takes over. */
 void uco__signal_set(sigset_t *set);
 
-/* Per-loop set-up; on core 0 with a signalfd from uco_run(). */
+/* Per-loop set-up, with the signalfd from uco_run() (or -1). */
 void uco__signal_init(struct uco__loop *l, int fd);
-/* Core 0: start reading the signalfd (from the loop's thread). */
+/* Start reading the signalfd (from the loop's thread). */
 void uco__signal_start(struct uco__loop *l);
+/* The scheduler's part: read again after a signal (l->sig.rearm). */
+void uco__signal_rearm(struct uco__loop *l);
 
 #endif

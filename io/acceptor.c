@@ -12,6 +12,8 @@
  * connection; it passes the wake-up on to the next waiter instead.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <uco/net.h>
@@ -91,6 +93,10 @@ static void on_cqe(struct uco__cqe_handler *h, int res, uint32_t flags)
 	}
 	if (last) {
 		a->armed = false;
+		/* Ended with nothing queued (a cancel from outside): a waiter
+		 * must re-arm it. */
+		if (!a->closed && !a->len)
+			uco__waitq_wake_one(&a->waiters, 0);
 		acceptor_put(a);
 	}
 }
@@ -175,6 +181,13 @@ UCO_API void uco_acceptor_close(uco_acceptor *a)
 {
 	if (!a || a->closed)
 		return;
+	if (uco__io_loop() != a->loop) {
+		/* Its multishot lives in another ring: a cancel from here
+		 * cannot reach it. */
+		fprintf(stderr, "uco: uco_acceptor_close() called off the "
+				"acceptor's core\n");
+		abort();
+	}
 	a->closed = true;
 	drain_closing(a);
 	if (a->armed)

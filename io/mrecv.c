@@ -16,6 +16,8 @@
  * ring: nothing leaks under cancellation.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <uco/net.h>
 
@@ -41,7 +43,7 @@ struct uco_mrecv {
 	bool armed;
 	bool closed;
 	bool eof;                     /* end of stream was handed out */
-	bool starving;                /* a task waits for a free buffer */
+	unsigned starving;            /* tasks waiting for a free buffer */
 };
 
 static void mrecv_put(struct uco_mrecv *r)
@@ -187,9 +189,9 @@ UCO_API ssize_t uco_mrecv_next(uco_mrecv *r, uco_buf *buf)
 			break;
 		}
 		if (!r->armed && r->br->avail == 0) {
-			r->starving = true;
+			r->starving++;
 			w = uco__waitq_wait(&r->br->starved, "recv buffer");
-			r->starving = false;
+			r->starving--;
 		} else {
 			if (!r->armed)
 				arm(r);
@@ -225,6 +227,13 @@ UCO_API void uco_mrecv_close(uco_mrecv *r)
 {
 	if (!r || r->closed)
 		return;
+	if (uco__io_loop() != r->br->loop) {
+		/* Its multishot lives in another ring: a cancel from here
+		 * cannot reach it. */
+		fprintf(stderr, "uco: uco_mrecv_close() called off the "
+				"receiver's core\n");
+		abort();
+	}
 	r->closed = true;
 	while (r->len) {
 		struct chunk c = r->q[r->head];

@@ -128,6 +128,117 @@ START_TEST(other_core)
 }
 END_TEST
 
+/* A raise() in a task on core 1 (a signal for that thread only, which
+ * blocks it) reaches a waiter on core 0. */
+static void *raise_task(void *arg)
+{
+	ck_assert_int_eq(raise(SIGHUP), 0);
+	return NULL;
+}
+
+static void body_raise_other_core(void *arg)
+{
+	struct sw w = { SIGHUP, 0, 0, false };
+	uco_task *t, *r;
+
+	ck_assert_int_eq(uco_spawn(&t, wait_task, &w, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert(w.waiting);
+	ck_assert_int_eq(uco_spawn_on(1, &r, raise_task, NULL, NULL), 0);
+	ck_assert_int_eq(uco_join(r, NULL), 0);
+	uco_task_release(r);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(w.r, SIGHUP);
+}
+
+static void raise_other_core_child(void *arg)
+{
+	uco_config cfg;
+
+	default_dispositions();
+	uco_config_init(&cfg);
+	cfg.cores = 2;
+	lc_run(body_raise_other_core, NULL, &cfg);
+}
+
+START_TEST(raise_other_core)
+{
+	struct th_child_result res;
+
+	th_child(raise_other_core_child, NULL, &res);
+	ck_assert_msg(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
+		      "status %#x: %s", res.status, res.err);
+}
+END_TEST
+
+/* Signals still reach a task that waits for them while the runtime shuts
+ * down after main returned ("press Ctrl-C again to force quit"): a
+ * shielded task on core 1 takes three SIGTERMs, the last two sent after
+ * main has returned. */
+static int g_second = 1;
+
+static void *twice_task(void *arg)
+{
+	struct sw *w = arg;
+	sigset_t set;
+	int r;
+
+	set_of(&set, SIGTERM, 0);
+	uco_shield_begin();
+	__atomic_store_n(&w->waiting, true, __ATOMIC_RELEASE);
+	w->r = uco_signal_wait(&set);
+	/* main returns once it sees the first; then the second comes. */
+	ck_assert_int_eq(uco_sleep(50 * MS), 0);
+	/* Twice: the read armed before main returned takes the first. */
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+		r = uco_timeout_begin(5000 * MS);
+		g_second = uco_signal_wait(&set);
+		uco_timeout_end(r);
+		if (g_second != SIGTERM)
+			break;
+	}
+	uco_shield_end();
+	return NULL;
+}
+
+static void body_after_main(void *arg)
+{
+	static struct sw w = { SIGTERM, 0, 0, false };
+
+	ck_assert_int_eq(uco_spawn_on(1, NULL, twice_task, &w, NULL), 0);
+	while (!__atomic_load_n(&w.waiting, __ATOMIC_ACQUIRE))
+		ck_assert_int_eq(uco_sleep(1 * MS), 0);
+	ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+	while (__atomic_load_n(&w.r, __ATOMIC_ACQUIRE) != SIGTERM)
+		ck_assert_int_eq(uco_sleep(1 * MS), 0);
+}
+
+static void after_main_child(void *arg)
+{
+	uco_config cfg;
+
+	default_dispositions();
+	uco_config_init(&cfg);
+	cfg.cores = 2;
+	th_run(body_after_main, NULL, &cfg);
+	if (g_second != SIGTERM) {
+		fprintf(stderr, "second SIGTERM: %d\n", g_second);
+		_exit(1);
+	}
+}
+
+START_TEST(after_main)
+{
+	struct th_child_result res;
+
+	th_child(after_main_child, NULL, &res);
+	ck_assert_msg(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0,
+		      "status %#x: %s", res.status, res.err);
+}
+END_TEST
+
 /* ---- nobody waits: the program's own disposition ------------------------------ */
 
 static void body_unwaited_default(void *arg)
@@ -264,6 +375,8 @@ static Suite *signal_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, delivered);
 	tcase_add_test(tc, other_core);
+	tcase_add_test(tc, raise_other_core);
+	tcase_add_test(tc, after_main);
 	tcase_add_test(tc, unwaited_default);
 	tcase_add_test(tc, unwaited_handler);
 	tcase_add_test(tc, errors);

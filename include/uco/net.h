@@ -26,7 +26,9 @@ UCO_API int uco_accept(int fd, struct sockaddr *addr, socklen_t *len,
 		       int flags);
 UCO_API ssize_t uco_recv(int fd, void *buf, size_t len, int flags);
 UCO_API ssize_t uco_send(int fd, const void *buf, size_t len, int flags);
-/* Send all len bytes, looping over short sends. */
+/* Send all len bytes, looping over short sends.  Returns len, or the
+ * error that stopped it (then an unknown part may have been sent: the
+ * connection is only good for closing). */
 UCO_API ssize_t uco_send_all(int fd, const void *buf, size_t len, int flags);
 UCO_API ssize_t uco_recvmsg(int fd, struct msghdr *msg, int flags);
 UCO_API ssize_t uco_sendmsg(int fd, const struct msghdr *msg, int flags);
@@ -102,7 +104,9 @@ UCO_API int uco_acceptor_open(uco_acceptor **out, int listen_fd);
 /* The next connection's fd (SOCK_CLOEXEC), or a negative errno.  Suspends. */
 UCO_API int uco_acceptor_next(uco_acceptor *a);
 /* Stop accepting: cancels the multishot; connections already accepted but
- * not taken are closed.  Does not close listen_fd.  NULL: no-op. */
+ * not taken are closed; tasks waiting in uco_acceptor_next() get -EBADF.
+ * Does not close listen_fd.  On the acceptor's core only (elsewhere it
+ * aborts: the multishot lives in that core's ring).  NULL: no-op. */
 UCO_API void uco_acceptor_close(uco_acceptor *a);
 
 /* --- multishot receive into a provided buffer ring ------------------------ */
@@ -150,7 +154,8 @@ UCO_API ssize_t uco_mrecv_next(uco_mrecv *r, uco_buf *buf);
  * exactly once. */
 UCO_API void uco_mrecv_release(uco_mrecv *r, uco_buf *buf);
 /* Cancel the multishot; data received but not taken goes back to the ring
- * (once the kernel has let go of it).  Does not close fd.  NULL: no-op. */
+ * (once the kernel has let go of it).  Does not close fd.  On the
+ * receiver's core only (elsewhere it aborts).  NULL: no-op. */
 UCO_API void uco_mrecv_close(uco_mrecv *r);
 
 #endif

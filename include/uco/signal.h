@@ -3,11 +3,13 @@
  *
  * While uco_run() runs, these three signals are blocked in every runtime
  * thread and in the thread that called uco_run(), and read from a signalfd
- * on core 0's ring.  A signal that no task is waiting for gets its usual
+ * on every core's ring (so a raise() in a task on any core is seen too).  A signal that no task is waiting for gets its usual
  * treatment: the disposition the program had set (the default terminates
- * the process, as without uco; SIG_IGN ignores it; a handler runs on core
- * 0's thread).  A signal that arrives while a task waits for it is
+ * the process, as without uco; SIG_IGN ignores it; a handler runs on the
+ * thread of the core that read the signal).  A signal that arrives while a task waits for it is
  * delivered to that task only (to every task waiting for that signal).
+ * Tasks may still wait for signals after main has returned, while the
+ * runtime shuts down.
  * Threads the program started before uco_run() do not block them: a
  * signal sent to the process may then be delivered there instead.
  */
