@@ -137,6 +137,9 @@ fi
 # SIGTERM with clients connected: the server waits --grace, cancels them,
 # and exits 0; the client reports the hang-up.
 if start_server --cores 2 --grace 0.2; then
+	# The output file exists before tail looks for it (the client's own
+	# redirection happens only once it has been forked).
+	: >"$tmp/busy.out"
 	"$client" --host 127.0.0.1 --port "$port" --connections 20 --cores 2 \
 		--duration 60 >"$tmp/busy.out" 2>"$tmp/busy.err" &
 	busy=$!
