@@ -93,16 +93,26 @@ START_TEST(delivered)
 END_TEST
 
 /* A waiter on core 1 gets a signal read on core 0. */
+static void *send_sigint_task(void *arg)
+{
+	ck_assert_int_eq(kill(getpid(), SIGINT), 0);
+	return NULL;
+}
+
+/* Waits on core 1; the signal is sent by a task on the same core, which
+ * runs only once the wait counts (any core's loop may read it). */
+static void *wait_then_send_task(void *arg)
+{
+	ck_assert_int_eq(uco_spawn(NULL, send_sigint_task, NULL, NULL), 0);
+	return wait_task(arg);
+}
+
 static void body_other_core(void *arg)
 {
 	struct sw w = { SIGINT, 0, 0, false };
 	uco_task *t;
 
-	ck_assert_int_eq(uco_spawn_on(1, &t, wait_task, &w, NULL), 0);
-	/* Wait (without sleeping on a guess) until it is waiting. */
-	while (!__atomic_load_n(&w.waiting, __ATOMIC_ACQUIRE))
-		ck_assert_int_eq(uco_sleep(1 * MS), 0);
-	ck_assert_int_eq(kill(getpid(), SIGINT), 0);
+	ck_assert_int_eq(uco_spawn_on(1, &t, wait_then_send_task, &w, NULL), 0);
 	ck_assert_int_eq(uco_join(t, NULL), 0);
 	uco_task_release(t);
 	ck_assert_int_eq(w.r, SIGINT);
@@ -178,6 +188,12 @@ END_TEST
  * main has returned. */
 static int g_second = 1;
 
+static void *kill_task(void *arg)
+{
+	ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+	return NULL;
+}
+
 static void *twice_task(void *arg)
 {
 	struct sw *w = arg;
@@ -190,9 +206,12 @@ static void *twice_task(void *arg)
 	w->r = uco_signal_wait(&set);
 	/* main returns once it sees the first; then the second comes. */
 	ck_assert_int_eq(uco_sleep(50 * MS), 0);
-	/* Twice: the read armed before main returned takes the first. */
+	/* Twice: the read armed before main returned takes the first.  The
+	 * signal is sent by a task on this core, which runs only once this
+	 * one waits (sent before, a loop could read it before the wait
+	 * counts, and give it the default action). */
 	for (int i = 0; i < 2; i++) {
-		ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+		ck_assert_int_eq(uco_spawn(NULL, kill_task, NULL, NULL), 0);
 		r = uco_timeout_begin(5000 * MS);
 		g_second = uco_signal_wait(&set);
 		uco_timeout_end(r);

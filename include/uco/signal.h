@@ -9,7 +9,10 @@
  * thread of the core that read the signal).  A signal that arrives while a task waits for it is
  * delivered to that task only (to every task waiting for that signal).
  * Tasks may still wait for signals after main has returned, while the
- * runtime shuts down.
+ * runtime shuts down.  "While a task waits" means from the moment its
+ * uco_signal_wait() has suspended: a signal raced against a waiter that
+ * is only about to wait (on another core) may get the usual treatment, so
+ * start the waiting task before whatever could make the signal come.
  * Threads the program started before uco_run() do not block them: a
  * signal sent to the process may then be delivered there instead.
  */
