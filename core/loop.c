@@ -403,6 +403,26 @@ void uco__live_add(struct uco__loop *l, long delta)
  * handed off UCO_HANDOFF_BUDGET times since the scheduler last ran, so the
  * scheduler gets its turn to submit, drain messages and fire timers).
  */
+/* The CQ's next entry, or NULL: liburing's io_uring_for_each_cqe without
+ * its CQE32 test (this ring has 16-byte CQEs).  Only this thread moves
+ * the head; the kernel publishes the tail with a release store. */
+static inline struct io_uring_cqe *cq_peek(struct uco__loop *l)
+{
+	struct io_uring_cq *cq = &l->ring.cq;
+	unsigned head = *cq->khead;
+
+	if (head == io_uring_smp_load_acquire(cq->ktail))
+		return NULL;
+	return &cq->cqes[head & cq->ring_mask];
+}
+
+static inline void cq_advance(struct uco__loop *l)
+{
+	struct io_uring_cq *cq = &l->ring.cq;
+
+	io_uring_smp_store_release(cq->khead, *cq->khead + 1);
+}
+
 struct uco_task *uco__pick_next(struct uco__loop *l)
 {
 	struct uco_task *t;
@@ -413,21 +433,13 @@ struct uco_task *uco__pick_next(struct uco__loop *l)
 	l->handoffs++;
 	if ((t = ready_pop(l)))
 		return t;
-	for (;;) {
-		unsigned head;
-		uint64_t ud;
-
-		cqe = NULL;
-		io_uring_for_each_cqe(&l->ring, head, cqe)
-			break;
-		if (!cqe)
-			break;
-		ud = cqe->user_data;
+	while ((cqe = cq_peek(l))) {
+		uint64_t ud = cqe->user_data;
 		int res = cqe->res;
 		uint32_t flags = cqe->flags;
 
 		/* Hand the slot back before anything runs (see reap()). */
-		io_uring_cq_advance(&l->ring, 1);
+		cq_advance(l);
 		if (ud >= 4096) {
 			if ((t = uco__op_complete(ud, res, flags)))
 				return t;

@@ -27,9 +27,9 @@ static inline int uco__op_begin_ex(struct uco__op *op,
 
 	if (__builtin_expect(r < 0, 0))
 		return r;
+	/* res and cqe_flags are written by the op's CQE before anyone reads
+	 * them. */
 	op->task = t;
-	op->res = 0;
-	op->cqe_flags = 0;
 	op->pending = 1;
 	op->flags = 0;
 	if (__builtin_expect(link && t->ndeadlines != 0, 0))
@@ -54,8 +54,6 @@ static inline int uco__op_wait(struct uco__op *op, struct io_uring_sqe *sqe)
 	t->loop->inflight += op->pending;
 	t->wait_kind = UCO_WAIT_OP;
 	t->wait_op = op;
-	if (!t->wait_what)
-		t->wait_what = "io";
 	t->state = UCO_TASK_WAITING;
 	uco__suspend(t);
 	t->wait_what = NULL;

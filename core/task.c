@@ -502,9 +502,10 @@ static const char *state_name(const struct uco_task *t)
 
 void uco__task_describe(const struct uco_task *t, char *buf, size_t len)
 {
-	const char *what = t->state == UCO_TASK_WAITING && t->wait_what
-				   ? t->wait_what
-				   : "-";
+	const char *what = t->state != UCO_TASK_WAITING ? "-"
+			   : t->wait_what		    ? t->wait_what
+			   : t->wait_kind == UCO_WAIT_OP    ? "io"
+							    : "-";
 
 	snprintf(buf, len, "core %u  id %-8llu  %-31s  %-8s  %s%s\n",
 		 t->loop->core, (unsigned long long)t->id,
