@@ -21,14 +21,14 @@
 #include "core/alloc.h"
 #include "core/loop.h"
 #include "core/wait.h"
+#include "fifo.h"
 #include "io.h"
 
 struct uco_acceptor {
 	struct uco__cqe_handler h;    /* first: the CQE's user_data */
 	struct uco__loop *loop;
 	int lfd;
-	int *q;                       /* results: fds or negative errnos */
-	unsigned head, len, cap;
+	struct uco__fifo q;           /* results (int): fds or -errnos */
 	struct uco__waitq waiters;
 	unsigned refs;
 	bool armed;                   /* the multishot is in the kernel */
@@ -39,40 +39,19 @@ static void acceptor_put(struct uco_acceptor *a)
 {
 	if (--a->refs)
 		return;
-	uco__free(a->q, a->cap * sizeof(*a->q));
+	uco__fifo_free(&a->q);
 	uco__free(a, sizeof(*a));
 }
 
 static void drain_closing(struct uco_acceptor *a)
 {
-	while (a->len) {
-		int fd = a->q[a->head];
+	while (a->q.len) {
+		int fd;
 
-		a->head = (a->head + 1) & (a->cap - 1);
-		a->len--;
+		uco__fifo_pop(&a->q, &fd);
 		if (fd >= 0)
 			close(fd);
 	}
-}
-
-static bool push(struct uco_acceptor *a, int res)
-{
-	if (a->len == a->cap) {
-		unsigned ncap = a->cap * 2;
-		int *nq = uco__alloc(ncap * sizeof(*nq));
-
-		if (!nq)
-			return false;
-		for (unsigned i = 0; i < a->len; i++)
-			nq[i] = a->q[(a->head + i) & (a->cap - 1)];
-		uco__free(a->q, a->cap * sizeof(*a->q));
-		a->q = nq;
-		a->cap = ncap;
-		a->head = 0;
-	}
-	a->q[(a->head + a->len) & (a->cap - 1)] = res;
-	a->len++;
-	return true;
 }
 
 static void on_cqe(struct uco__cqe_handler *h, int res, uint32_t flags)
@@ -85,7 +64,7 @@ static void on_cqe(struct uco__cqe_handler *h, int res, uint32_t flags)
 			close(res);
 	} else if (res == -ECANCELED && last) {
 		/* Our own cancel (never sent while open): nothing to report. */
-	} else if (!push(a, res)) {
+	} else if (!uco__fifo_push(&a->q, &res)) {
 		if (res >= 0)
 			close(res); /* out of memory: the client sees a reset */
 	} else {
@@ -95,7 +74,7 @@ static void on_cqe(struct uco__cqe_handler *h, int res, uint32_t flags)
 		a->armed = false;
 		/* Ended with nothing queued (a cancel from outside): a waiter
 		 * must re-arm it. */
-		if (!a->closed && !a->len)
+		if (!a->closed && !a->q.len)
 			uco__waitq_wake_one(&a->waiters, 0);
 		acceptor_put(a);
 	}
@@ -116,12 +95,7 @@ UCO_API int uco_acceptor_open(uco_acceptor **out, int listen_fd)
 	a = uco__zalloc(sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	a->cap = 16;
-	a->q = uco__alloc(a->cap * sizeof(*a->q));
-	if (!a->q) {
-		uco__free(a, sizeof(*a));
-		return -ENOMEM;
-	}
+	uco__fifo_init(&a->q, sizeof(int));
 	a->h.fn = on_cqe;
 	a->loop = l;
 	a->lfd = listen_fd;
@@ -153,10 +127,8 @@ UCO_API int uco_acceptor_next(uco_acceptor *a)
 		return -EBADF;
 	a->refs++;
 	for (;;) {
-		if (a->len) {
-			r = a->q[a->head];
-			a->head = (a->head + 1) & (a->cap - 1);
-			a->len--;
+		if (a->q.len) {
+			uco__fifo_pop(&a->q, &r);
 			break;
 		}
 		if (!a->armed)
@@ -168,7 +140,7 @@ UCO_API int uco_acceptor_next(uco_acceptor *a)
 		}
 		if (r < 0) {
 			/* Cut short: hand any queued result to the next. */
-			if (a->len)
+			if (a->q.len)
 				uco__waitq_wake_one(&a->waiters, 0);
 			break;
 		}

@@ -25,6 +25,7 @@
 #include "core/loop.h"
 #include "core/wait.h"
 #include "bufring.h"
+#include "fifo.h"
 #include "io.h"
 
 struct chunk {
@@ -36,8 +37,7 @@ struct uco_mrecv {
 	struct uco__cqe_handler h;    /* first: the CQE's user_data */
 	struct uco_bufring *br;
 	int fd;
-	struct chunk *q;
-	unsigned head, len, cap;
+	struct uco__fifo q;           /* struct chunk: what came, in order */
 	struct uco__waitq waiters;
 	unsigned refs;
 	bool armed;
@@ -51,28 +51,15 @@ static void mrecv_put(struct uco_mrecv *r)
 	if (--r->refs)
 		return;
 	uco__bufring_unuse(r->br);
-	uco__free(r->q, r->cap * sizeof(*r->q));
+	uco__fifo_free(&r->q);
 	uco__free(r, sizeof(*r));
 }
 
 static bool push(struct uco_mrecv *r, int res, unsigned bid)
 {
-	if (r->len == r->cap) {
-		unsigned ncap = r->cap * 2;
-		struct chunk *nq = uco__alloc(ncap * sizeof(*nq));
+	struct chunk c = { res, bid };
 
-		if (!nq)
-			return false;
-		for (unsigned i = 0; i < r->len; i++)
-			nq[i] = r->q[(r->head + i) & (r->cap - 1)];
-		uco__free(r->q, r->cap * sizeof(*r->q));
-		r->q = nq;
-		r->cap = ncap;
-		r->head = 0;
-	}
-	r->q[(r->head + r->len) & (r->cap - 1)] = (struct chunk){ res, bid };
-	r->len++;
-	return true;
+	return uco__fifo_push(&r->q, &c);
 }
 
 static void on_cqe(struct uco__cqe_handler *h, int res, uint32_t flags)
@@ -101,7 +88,7 @@ static void on_cqe(struct uco__cqe_handler *h, int res, uint32_t flags)
 	/* Wake a reader for data, and also when the multishot ended with
 	 * nothing to hand out (-ENOBUFS): the reader must re-arm it, after
 	 * waiting for a free buffer if the ring is dry. */
-	if (!r->closed && (r->len || last))
+	if (!r->closed && (r->q.len || last))
 		uco__waitq_wake_one(&r->waiters, 0);
 	if (last) {
 		r->armed = false;
@@ -128,12 +115,7 @@ UCO_API int uco_mrecv_open(uco_mrecv **out, int fd, uco_bufring *br)
 	r = uco__zalloc(sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->cap = 8;
-	r->q = uco__alloc(r->cap * sizeof(*r->q));
-	if (!r->q) {
-		uco__free(r, sizeof(*r));
-		return -ENOMEM;
-	}
+	uco__fifo_init(&r->q, sizeof(struct chunk));
 	r->h.fn = on_cqe;
 	r->br = br;
 	r->fd = fd;
@@ -172,11 +154,10 @@ UCO_API ssize_t uco_mrecv_next(uco_mrecv *r, uco_buf *buf)
 	for (;;) {
 		int w;
 
-		if (r->len) {
-			struct chunk c = r->q[r->head];
+		if (r->q.len) {
+			struct chunk c;
 
-			r->head = (r->head + 1) & (r->cap - 1);
-			r->len--;
+			uco__fifo_pop(&r->q, &c);
 			n = c.res;
 			if (n > 0) {
 				buf->data = r->br->bufs + (size_t)c.bid * r->br->size;
@@ -202,7 +183,7 @@ UCO_API ssize_t uco_mrecv_next(uco_mrecv *r, uco_buf *buf)
 			break;
 		}
 		if (w < 0) {
-			if (r->len)
+			if (r->q.len)
 				uco__waitq_wake_one(&r->waiters, 0);
 			n = w;
 			break;
@@ -235,11 +216,10 @@ UCO_API void uco_mrecv_close(uco_mrecv *r)
 		abort();
 	}
 	r->closed = true;
-	while (r->len) {
-		struct chunk c = r->q[r->head];
+	while (r->q.len) {
+		struct chunk c;
 
-		r->head = (r->head + 1) & (r->cap - 1);
-		r->len--;
+		uco__fifo_pop(&r->q, &c);
 		if (c.res > 0)
 			uco__bufring_recycle(r->br, c.bid);
 	}

@@ -47,6 +47,7 @@
 #include "core/loop.h"
 #include "core/msg.h"
 #include "core/wait.h"
+#include "fifo.h"
 #include "io.h"
 #include "stream_impl.h"
 
@@ -72,8 +73,7 @@ struct srv_core {
 	unsigned core;
 	int lfd;                        /* -1 once closed */
 	size_t cap;                     /* this core's share; 0: no cap */
-	int *q;                         /* accepted fds not yet served */
-	unsigned qhead, qlen, qcap;     /* (a ring; qcap a power of two) */
+	struct uco__fifo q;             /* accepted fds (int) not yet served */
 	int pending_err;                /* from the multishot, not yet seen */
 	bool armed;                     /* the multishot is in the kernel */
 	bool disarming;                 /* ...and its cancel is on its way */
@@ -134,30 +134,14 @@ static void bump(_Atomic uint64_t *c, int64_t d)
 
 static bool q_push(struct srv_core *pc, int fd)
 {
-	if (pc->qlen == pc->qcap) {
-		unsigned ncap = pc->qcap ? pc->qcap * 2 : 16;
-		int *nq = uco__alloc(ncap * sizeof(*nq));
-
-		if (!nq)
-			return false;
-		for (unsigned i = 0; i < pc->qlen; i++)
-			nq[i] = pc->q[(pc->qhead + i) & (pc->qcap - 1)];
-		uco__free(pc->q, pc->qcap * sizeof(*pc->q));
-		pc->q = nq;
-		pc->qcap = ncap;
-		pc->qhead = 0;
-	}
-	pc->q[(pc->qhead + pc->qlen) & (pc->qcap - 1)] = fd;
-	pc->qlen++;
-	return true;
+	return uco__fifo_push(&pc->q, &fd);
 }
 
 static int q_pop(struct srv_core *pc)
 {
-	int fd = pc->q[pc->qhead];
+	int fd;
 
-	pc->qhead = (pc->qhead + 1) & (pc->qcap - 1);
-	pc->qlen--;
+	uco__fifo_pop(&pc->q, &fd);
 	return fd;
 }
 
@@ -305,7 +289,7 @@ static void accept_phase(struct srv_core *pc)
 
 		if (pc->stop)
 			return;
-		while (pc->qlen && below_cap(pc, 0)) {
+		while (pc->q.len && below_cap(pc, 0)) {
 			start_conn(pc, q_pop(pc));
 			pc->backoff = 0;
 		}
@@ -324,7 +308,7 @@ static void accept_phase(struct srv_core *pc)
 		backing_off = pc->backoff_until && uco_now() < pc->backoff_until;
 		if (!backing_off)
 			pc->backoff_until = 0;
-		if (below_cap(pc, pc->qlen) && !backing_off) {
+		if (below_cap(pc, pc->q.len) && !backing_off) {
 			if (!pc->armed)
 				arm(pc);
 		} else if (pc->armed && !pc->disarming) {
@@ -351,7 +335,7 @@ static void stop_accepting(struct srv_core *pc)
 {
 	pc->stop = true;
 	disarm(pc);
-	while (pc->qlen)
+	while (pc->q.len)
 		close(q_pop(pc));
 	if (pc->lfd >= 0)
 		close(pc->lfd);
@@ -409,7 +393,7 @@ static void server_destroy(struct uco_server *srv)
 			continue;
 		if (pc->lfd >= 0)
 			close(pc->lfd);
-		uco__free(pc->q, pc->qcap * sizeof(*pc->q));
+		uco__fifo_free(&pc->q);
 		uco__free(pc, sizeof(*pc));
 	}
 	uco__free(srv->cores, srv->ncores * sizeof(*srv->cores));
@@ -757,6 +741,7 @@ static int start_common(uco_server **out, const char *host, const char *port,
 			goto fail;
 		}
 		srv->cores[i] = pc;
+		uco__fifo_init(&pc->q, sizeof(int));
 		pc->h.fn = on_accept;
 		pc->srv = srv;
 		pc->core = i;
