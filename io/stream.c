@@ -115,18 +115,30 @@ static void rdrop(struct uco_stream *s, size_t n)
 }
 
 /* Move the buffered bytes into a buffer of ncap bytes (>= avail). */
-static int rresize(struct uco_stream *s, size_t ncap)
+/* Move the n bytes at *buf + head to the start of a new buffer of ncap
+ * bytes, which replaces *buf (of *cap bytes). */
+static int buf_regrow(char **buf, size_t *cap, size_t head, size_t n,
+		      size_t ncap)
 {
 	char *nb = uco__alloc(ncap);
-	size_t n = avail(s);
 
 	if (!nb)
 		return -ENOMEM;
 	if (n)
-		memcpy(nb, s->rbuf + s->rhead, n);
-	uco__free(s->rbuf, s->rcap);
-	s->rbuf = nb;
-	s->rcap = ncap;
+		memcpy(nb, *buf + head, n);
+	uco__free(*buf, *cap);
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
+static int rresize(struct uco_stream *s, size_t ncap)
+{
+	size_t n = avail(s);
+	int r = buf_regrow(&s->rbuf, &s->rcap, s->rhead, n, ncap);
+
+	if (r < 0)
+		return r;
 	s->rhead = 0;
 	s->rtail = n;
 	return 0;
@@ -445,18 +457,13 @@ UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n)
 		} else {
 			size_t ncap = max_sz(max_sz(s->wcap * 2, MIN_WRITE_BUF),
 					     pending + n);
-			char *nb;
 
 			if (ncap < pending + n) /* overflow */
 				return -ENOMEM;
-			nb = uco__alloc(ncap);
-			if (!nb)
-				return -ENOMEM;
-			if (pending)
-				memcpy(nb, s->wbuf + s->whead, pending);
-			uco__free(s->wbuf, s->wcap);
-			s->wbuf = nb;
-			s->wcap = ncap;
+			r = buf_regrow(&s->wbuf, &s->wcap, s->whead, pending,
+				       ncap);
+			if (r < 0)
+				return r;
 		}
 		s->whead = 0;
 		s->wtail = pending;
