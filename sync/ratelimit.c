@@ -26,6 +26,7 @@
 #include "core/loop.h"
 #include "core/task.h"
 #include "core/wait.h"
+#include "clock.h"
 
 struct uco_ratelimit {
 	uint64_t rate;      /* units per ns */
@@ -46,17 +47,6 @@ struct rl_waiter {
 	struct uco_task *task;
 };
 
-static uint64_t default_now(void *ctx)
-{
-	(void)ctx;
-	return uco_now();
-}
-
-static int default_sleep_until(void *ctx, uint64_t deadline)
-{
-	(void)ctx;
-	return uco_sleep_until(deadline);
-}
 
 static int home_check(const uco_ratelimit *rl)
 {
@@ -88,9 +78,9 @@ UCO_API int uco_ratelimit_create(uco_ratelimit **out, uint64_t rate,
 	rl->period = period_ns;
 	rl->burst = burst;
 	rl->cap = cap;
-	rl->now = opts && opts->now ? opts->now : default_now;
+	rl->now = opts && opts->now ? opts->now : uco__clock_now;
 	rl->sleep_until = opts && opts->sleep_until ? opts->sleep_until
-						    : default_sleep_until;
+						    : uco__clock_sleep_until;
 	rl->clock_ctx = opts ? opts->clock_ctx : NULL;
 	rl->home = uco__tls_loop;
 	rl->level = opts && opts->start_empty ? 0 : cap;

@@ -9,6 +9,7 @@
 #include <uco/time.h>
 
 #include "core/task.h"
+#include "clock.h"
 
 UCO_API void uco_retry_policy_init(uco_retry_policy *p)
 {
@@ -36,17 +37,6 @@ UCO_API bool uco_retry_default_retryable(int err, void *ctx)
 	}
 }
 
-static uint64_t default_now(void *ctx)
-{
-	(void)ctx;
-	return uco_now();
-}
-
-static int default_sleep_until(void *ctx, uint64_t deadline)
-{
-	(void)ctx;
-	return uco_sleep_until(deadline);
-}
 
 /* splitmix64: a 64-bit state, one addition and a mix per number. */
 static uint64_t next_random(uint64_t *state)
@@ -104,8 +94,8 @@ UCO_API int uco_retry(int (*op)(void *arg), void *arg,
 		uco_retry_policy_init(&p);
 	if (!op || p.multiplier_pct < 100 || !p.base_ns)
 		return -EINVAL;
-	now = p.now ? p.now : default_now;
-	sleep_until = p.sleep_until ? p.sleep_until : default_sleep_until;
+	now = p.now ? p.now : uco__clock_now;
+	sleep_until = p.sleep_until ? p.sleep_until : uco__clock_sleep_until;
 	retryable = p.retryable ? p.retryable : uco_retry_default_retryable;
 	start = now(p.clock_ctx);
 	end = p.deadline_ns && p.deadline_ns < UINT64_MAX - start
