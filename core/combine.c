@@ -12,6 +12,7 @@
 #include <uco/time.h>
 
 #include "alloc.h"
+#include "cleanup.h"
 #include "loop.h"
 #include "task.h"
 #include "wait.h"
@@ -35,16 +36,13 @@ static int wait_finished(struct uco_task *t)
 /* Wait for every task, shielded and without deadlines (clean-up). */
 static void wait_all_shielded(uco_task *const *tasks, size_t n)
 {
-	struct uco_task *self = uco__self();
-	uint8_t saved = self->ndeadlines;
+	struct uco__cleanup c;
 
-	uco_shield_begin();
-	self->ndeadlines = 0;
+	uco__cleanup_begin(&c);
 	for (size_t i = 0; i < n; i++)
 		while (!tasks[i]->finished && wait_finished(tasks[i]) < 0)
 			;
-	self->ndeadlines = saved;
-	uco_shield_end();
+	uco__cleanup_end(&c);
 }
 
 UCO_API int uco_gather(uco_task *const *tasks, size_t n, void **results,

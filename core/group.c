@@ -7,6 +7,7 @@
 #include <uco/group.h>
 
 #include "alloc.h"
+#include "cleanup.h"
 #include "group_internal.h"
 #include "loop.h"
 #include "task.h"
@@ -90,7 +91,7 @@ void uco__group_member_done(uco_group *g, struct uco_task *t)
 	}
 }
 
-static int group_wait(uco_group *g, struct uco_task *self)
+static int group_wait(uco_group *g)
 {
 	int r = 0;
 
@@ -103,15 +104,13 @@ static int group_wait(uco_group *g, struct uco_task *self)
 		/* Cancelled or timed out: the members go too, and we wait for
 		 * them, shielded and without deadlines, so none outlives the
 		 * scope that started it. */
-		uint8_t saved = self->ndeadlines;
+		struct uco__cleanup c;
 
 		uco_group_cancel(g);
-		uco_shield_begin();
-		self->ndeadlines = 0;
+		uco__cleanup_begin(&c);
 		while (g->nlive > 0)
 			uco__waitq_wait(&g->waiters, "group (cancelling)");
-		self->ndeadlines = saved;
-		uco_shield_end();
+		uco__cleanup_end(&c);
 		return r;
 	}
 	return g->error;
@@ -125,7 +124,7 @@ UCO_API int uco_group_wait(uco_group *g)
 	if (!self)
 		return -EPERM;
 	g->nwaiting++;
-	r = group_wait(g, self);
+	r = group_wait(g);
 	/* uco_group_free() may have been called while we waited; the last
 	 * one out frees the group. */
 	if (--g->nwaiting == 0 && g->freed && g->nlive == 0)

@@ -6,6 +6,7 @@
 
 #include <uco/time.h>
 
+#include "cleanup.h"
 #include "loop.h"
 #include "opfast.h"
 #include "task.h"
@@ -132,7 +133,7 @@ UCO_API int uco_wait_for_task(uco_task *t, uint64_t ns, void **result)
 {
 	struct uco_task *self = uco__self();
 	int scope, r, e;
-	uint8_t saved;
+	struct uco__cleanup c;
 
 	if (!self)
 		return -EPERM;
@@ -148,14 +149,11 @@ UCO_API int uco_wait_for_task(uco_task *t, uint64_t ns, void **result)
 	 * for; the join is shielded and free of deadlines so it cannot be cut
 	 * short again. */
 	uco_cancel(t);
-	uco_shield_begin();
-	saved = self->ndeadlines;
-	self->ndeadlines = 0;
+	uco__cleanup_begin(&c);
 	{
 		int j = uco_join(t, result);
 
-		self->ndeadlines = saved;
-		uco_shield_end();
+		uco__cleanup_end(&c);
 		/* The outcome is what happened: a task that finished anyway
 		 * reports its result; one that gave up reports why we stopped
 		 * waiting. */

@@ -21,7 +21,7 @@
 #include "core/loop.h"
 #include "core/task.h"
 #include "core/wait.h"
-#include "cleanup.h"
+#include "core/cleanup.h"
 
 struct uco_gen {
 	uco_task *task;            /* the producer: our reference */

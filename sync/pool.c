@@ -30,7 +30,7 @@
 #include "core/loop.h"
 #include "core/task.h"
 #include "core/wait.h"
-#include "cleanup.h"
+#include "core/cleanup.h"
 
 struct uco_job {
 	struct uco__node node;     /* on pool->queue or pool->active */
