@@ -18,6 +18,7 @@
  * not get it, and no hand-off is ever dropped.  Woken waiters do not read
  * the lock again, so it may be destroyed right after the last unlock.
  */
+#include "core/cleanup.h"
 #include "lock_impl.h"
 
 #include <stdio.h>
@@ -112,19 +113,15 @@ UCO_API bool uco_lock_locked(const uco_lock *pl)
 
 void uco__lock_take_uninterruptible(struct uco__lock *l)
 {
-	struct uco_task *t = uco__self();
-	struct uco__waiter w = { .task = t };
+	struct uco__cleanup c;
 
 	if (!l->locked) {
 		l->locked = true;
 		return;
 	}
-	/* Not uco__block(): that one lets cancels and deadlines interrupt.
-	 * With wait_kind NONE, uco__interrupt() leaves the task alone and no
-	 * timer is armed; only unlock's hand-off readies it. */
-	uco__list_add_tail(&l->waiters.head, &w.node);
-	t->wait_kind = UCO_WAIT_NONE;
-	t->wait_what = "lock (condition reacquire)";
-	t->state = UCO_TASK_WAITING;
-	(void)uco__suspend(t);
+	/* A clean-up wait: neither a cancel nor a deadline cuts it short, so
+	 * only unlock's hand-off ends it (with the lock). */
+	uco__cleanup_begin(&c);
+	(void)uco__waitq_wait(&l->waiters, "lock (condition reacquire)");
+	uco__cleanup_end(&c);
 }
