@@ -16,6 +16,11 @@
  *   th_count_fds(), th_count_maps(), th_count_threads()
  *                            entries of /proc/self/fd, lines of
  *                            /proc/self/maps, entries of /proc/self/task
+ *   TH_SPAWN_WAITERS(w, t, n, fn)   spawn fn(&w[i]) as t[i] for each of
+ *                            n waiter records, then yield once and assert
+ *                            that each one got to its wait
+ *   th_join_all(t, n)        join and release n tasks, asserting each
+ *                            returned normally
  */
 #ifndef UCO_TESTS_HARNESS_H
 #define UCO_TESTS_HARNESS_H
@@ -119,6 +124,39 @@ static inline int th_count_maps(void)
 			n += buf[i] == '\n';
 	close(fd);
 	return n;
+}
+
+/*
+ * The sync suites' waiters: an array w of n records, each with at least
+ *   int r;          the wait's result, set to 1 here ("not returned yet")
+ *   int rank;       the order it got through in, set to -1 here
+ *   bool started;   set by fn before it waits
+ * fn(&w[i]) runs as task t[i].  One uco_yield() runs every new task up to
+ * its first suspension (tasks run in spawn order), and the check that each
+ * set `started` proves it is waiting, in order, before the test goes on.
+ * A macro, since each suite's record is its own type.
+ */
+#define TH_SPAWN_WAITERS(w, t, n, fn)                                         \
+	do {                                                                  \
+		for (int th_i_ = 0; th_i_ < (n); th_i_++) {                   \
+			(w)[th_i_].r = 1;                                     \
+			(w)[th_i_].rank = -1;                                 \
+			ck_assert_int_eq(uco_spawn(&(t)[th_i_], (fn),         \
+						   &(w)[th_i_], NULL), 0);    \
+		}                                                             \
+		ck_assert_int_eq(uco_yield(), 0);                             \
+		for (int th_i_ = 0; th_i_ < (n); th_i_++)                     \
+			ck_assert_msg((w)[th_i_].started,                     \
+				      "waiter %d did not start", th_i_);      \
+	} while (0)
+
+/* Join and release n tasks; each must have returned (not failed). */
+static inline void th_join_all(uco_task **t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		ck_assert_int_eq(uco_join(t[i], NULL), 0);
+		uco_task_release(t[i]);
+	}
 }
 
 /* What a forked child did. */
