@@ -49,6 +49,9 @@
 #define TH_ASAN 1
 #endif
 #endif
+#ifdef TH_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 struct th_main {
 	void (*body)(void *arg);

@@ -8,6 +8,11 @@
  * fails: it never passes without counting.
  *
  *   lc_run(body, arg, cfg)   th_run() between two such measurements
+ *   lc_run_cores(body, arg, n)          the same with cfg.cores = n
+ *   lc_begin(&m, cfg), lc_end(&m), lc_same(&m, msg, len)
+ *                            the two measurements around any code that
+ *                            runs the runtime (uco_run for its result, a
+ *                            forked child reporting by exit status)
  *   LC_CHECK(cond, ...)      ck_assert_msg() for hot loops: Check records a
  *                            "last passed point" on every successful
  *                            ck_assert (a write to its pipe), which is too
@@ -123,21 +128,68 @@ static void lc_nothing(void *arg)
 	pthread_barrier_destroy(&w.all_started);
 }
 
+/* What was in use before a measured run; see lc_begin(). */
+struct lc_mark {
+	int fds;
+	size_t mem;
+};
+
+/*
+ * Warm up with a run of the configuration cfg (NULL: defaults), then note
+ * the open descriptors and allocated bytes.  A first run lets glibc and
+ * jemalloc set up their per-thread state (glibc caches thread stacks with
+ * their TLS blocks), which is not the runtime's to give back.  For tests
+ * that call uco_run() themselves (for its result, or in a forked child):
+ *   lc_begin(&m, cfg); ...uco_run(...)...; lc_end(&m);
+ */
+static inline void lc_begin(struct lc_mark *m, const uco_config *cfg)
+{
+	th_run(lc_nothing, (void *)cfg, cfg);
+	m->fds = th_count_fds();
+	m->mem = lc_allocated();
+}
+
+/* Whether everything noted by lc_begin() was given back; if not, what was
+ * not, in msg.  Does not assert: for children that report by exit status. */
+static inline bool lc_same(const struct lc_mark *m, char *msg, size_t len)
+{
+	int fds = th_count_fds();
+	size_t mem = lc_allocated();
+
+	if (fds == m->fds && mem == m->mem)
+		return true;
+	snprintf(msg, len, "leak check: %d fds open (%d before), %zu bytes "
+		 "allocated (%zu before)", fds, m->fds, mem, m->mem);
+	return false;
+}
+
+static inline void lc_end(const struct lc_mark *m)
+{
+	char msg[160];
+
+	ck_assert_msg(lc_same(m, msg, sizeof(msg)), "%s", msg);
+}
+
+/* th_run(body, arg, cfg) between lc_begin() and lc_end(). */
 static inline void lc_run(void (*body)(void *arg), void *arg,
 			  const uco_config *cfg)
 {
-	size_t mem;
-	int fds;
+	struct lc_mark m;
 
-	/* A first run with the same configuration lets glibc and jemalloc
-	 * set up their per-thread state (glibc caches thread stacks with
-	 * their TLS blocks), which is not the runtime's to give back. */
-	th_run(lc_nothing, (void *)cfg, cfg);
-	fds = th_count_fds();
-	mem = lc_allocated();
+	lc_begin(&m, cfg);
 	th_run(body, arg, cfg);
-	ck_assert_int_eq(th_count_fds(), fds);
-	ck_assert_uint_eq(lc_allocated(), mem);
+	lc_end(&m);
+}
+
+/* lc_run() with cfg.cores = cores. */
+static inline void lc_run_cores(void (*body)(void *arg), void *arg,
+				unsigned cores)
+{
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.cores = cores;
+	lc_run(body, arg, &cfg);
 }
 
 #endif

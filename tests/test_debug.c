@@ -13,7 +13,7 @@
  * exits 0 if uco_run returned 0; a failed check inside it fails the test
  * through Check as usual.
  */
-#include "harness.h"
+#include "leakcheck.h"
 
 #include <signal.h>
 #include <time.h>
