@@ -21,6 +21,9 @@
  *                            that each one got to its wait
  *   th_join_all(t, n)        join and release n tasks, asserting each
  *                            returned normally
+ *   th_await_waiting_on(name, what)    go round the loop until the task
+ *                            called name is waiting on what (the last
+ *                            column of uco_tasks_dump())
  */
 #ifndef UCO_TESTS_HARNESS_H
 #define UCO_TESTS_HARNESS_H
@@ -29,6 +32,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +163,59 @@ static inline void th_join_all(uco_task **t, int n)
 	for (int i = 0; i < n; i++) {
 		ck_assert_int_eq(uco_join(t[i], NULL), 0);
 		uco_task_release(t[i]);
+	}
+}
+
+/*
+ * Go round the loop (uco_nop(): a submit and a reap) until the task called
+ * `name`, on this core, is waiting on `what`, as uco_tasks_dump() shows it.
+ * For a wait that changes because of a completion the test cannot await
+ * itself (the other task consumes it): it proves the completion came and
+ * was handled.  Fails after 10 s (only against a hang: a slow machine
+ * passes).  The buffer is small: tasks' stacks may be 16 KiB.
+ */
+static inline void th_await_waiting_on(const char *name, const char *what)
+{
+	uint64_t deadline = uco_now() + 10 * UCO_NSEC_PER_SEC;
+	int fd = memfd_create("th-dump", MFD_CLOEXEC);
+	char buf[2048], seen[160] = "";
+
+	ck_assert_msg(fd >= 0, "memfd_create: %s", strerror(errno));
+	for (;;) {
+		ssize_t k;
+		char *line, *end;
+
+		ck_assert_int_eq(ftruncate(fd, 0), 0);
+		uco_tasks_dump(fd);
+		k = pread(fd, buf, sizeof(buf) - 1, 0);
+		ck_assert_int_ge(k, 0);
+		buf[k] = '\0';
+		for (line = buf; *line; line = end + 1) {
+			end = strchr(line, '\n');
+			if (!end)
+				break;
+			*end = '\0';
+			/* "core C  id N  <name>  <state>  <what>[  (cancelling)]" */
+			char *nm = strstr(line, name);
+			if (!nm || nm[-1] != ' ' || nm[strlen(name)] != ' ')
+				continue;
+			snprintf(seen, sizeof(seen), "%.150s", line);
+			char *st = strstr(nm + strlen(name), " waiting ");
+			if (!st)
+				continue;
+			st += strlen(" waiting ");
+			while (*st == ' ')
+				st++;
+			if (strncmp(st, what, strlen(what)) == 0 &&
+			    (st[strlen(what)] == '\0' || st[strlen(what)] == ' ')) {
+				close(fd);
+				return;
+			}
+		}
+		ck_assert_msg(uco_now() < deadline,
+			      "task %s never waited on \"%s\"; last seen: %s",
+			      name, what, seen[0] ? seen : "(not listed)");
+		ck_assert_int_eq(uco_nop(), 0);
 	}
 }
 

@@ -731,7 +731,16 @@ static void body_emfile(void *arg)
 
 static void emfile_child(void *arg)
 {
+	struct lc_mark m;
+	char msg[160];
+
+	th_run(body_warm_resolver, NULL, NULL);
+	lc_begin(&m, NULL);
 	th_run(body_emfile, NULL, NULL);
+	if (!lc_same(&m, msg, sizeof(msg))) {
+		fprintf(stderr, "%s\n", msg);
+		_exit(11);
+	}
 }
 
 START_TEST(acceptor_emfile)
@@ -901,6 +910,7 @@ static void body_mrecv_starved(void *arg)
 	uco_mrecv *ra, *rb;
 	uco_buf held[4];
 	struct mr_arg x = { .n = 1 };
+	uco_spawn_opts named_b = { .name = "mrecv-b" };
 	uco_task *t;
 	size_t got = 0;
 
@@ -915,11 +925,15 @@ static void body_mrecv_starved(void *arg)
 	}
 	ck_assert_uint_eq(uco_bufring_available(br), 0);
 	x.r = rb;
-	ck_assert_int_eq(uco_spawn(&t, mr_task, &x, NULL), 0);
+	ck_assert_int_eq(uco_spawn(&t, mr_task, &x, &named_b), 0);
 	ck_assert_int_eq(uco_yield(), 0);
+	th_await_waiting_on("mrecv-b", "recv");
 	ck_assert_int_eq(uco_send(pb.client, "bbbbbbbb", 8, 0), 8);
-	ck_assert_int_eq(uco_sleep(20 * MS), 0); /* the -ENOBUFS comes in */
+	/* The -ENOBUFS comes in: B, woken, finds the ring dry and waits for
+	 * a buffer to come back. */
+	th_await_waiting_on("mrecv-b", "recv buffer");
 	ck_assert_int_eq(x.n, 1);                /* B still waits */
+	ck_assert_uint_eq(uco_bufring_available(br), 0);
 	for (int i = 0; i < 4; i++)
 		uco_mrecv_release(ra, &held[i]);
 	ck_assert_int_eq(uco_join(t, NULL), 0);
