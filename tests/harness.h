@@ -24,6 +24,21 @@
  *   th_await_waiting_on(name, what)    go round the loop until the task
  *                            called name is waiting on what (the last
  *                            column of uco_tasks_dump())
+ *   TH_SKIP(fmt, ...)        in a START_TEST body, outside uco_run: the
+ *                            machine lacks what the test needs (say what);
+ *                            record a skip and end the test
+ *   th_main_run(suite)       run the suite: exit 0 if every test passed,
+ *                            1 if any failed, else 77 (meson: SKIP) if any
+ *                            was skipped, listing each skip and its reason
+ *
+ * Skips: Check knows only pass and fail, and runs each test in a forked
+ * child.  So th_main_run() opens a memfd before the run, which every child
+ * inherits (with its file offset: the children run one at a time, so their
+ * lines follow each other); TH_SKIP writes "name: reason" there and
+ * returns from the test, which Check counts as passed.  After the run the
+ * lines are read back: a suite with a skipped test and no failure exits
+ * 77, so meson counts it as skipped, never as passed, and its log names
+ * each skipped test and why.
  */
 #ifndef UCO_TESTS_HARNESS_H
 #define UCO_TESTS_HARNESS_H
@@ -32,6 +47,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,17 +285,78 @@ static inline const char *th_status_str(int status, char *buf, size_t len)
 	return buf;
 }
 
-/* Run a suite; the exit status of a test program.  CK_VERBOSITY=verbose
- * lists every test. */
+/* The descriptor skips are written to (see above); -1 outside
+ * th_main_run(). */
+static inline int *th_skip_fd(void)
+{
+	static int fd = -1;
+
+	return &fd;
+}
+
+/* Record a skip of test `fn` (Check's name for the test's function, the
+ * test's name with "_fn" after it). */
+__attribute__((format(printf, 2, 3)))
+static inline void th_skip_note(const char *fn, const char *fmt, ...)
+{
+	char line[512];
+	size_t n = strlen(fn);
+	va_list ap;
+	int k;
+
+	if (n > 3 && strcmp(fn + n - 3, "_fn") == 0)
+		n -= 3;
+	k = snprintf(line, sizeof(line), "%.*s: ", (int)n, fn);
+	va_start(ap, fmt);
+	k += vsnprintf(line + k, sizeof(line) - (size_t)k - 1, fmt, ap);
+	va_end(ap);
+	if (k > (int)sizeof(line) - 2)
+		k = (int)sizeof(line) - 2;
+	line[k++] = '\n';
+	fprintf(stderr, "SKIP %.*s", k, line);
+	ck_assert_msg(*th_skip_fd() >= 0,
+		      "skip outside th_main_run: %.*s", k - 1, line);
+	ck_assert_int_eq(write(*th_skip_fd(), line, (size_t)k), k);
+}
+
+#define TH_SKIP(...)                                                          \
+	do {                                                                  \
+		th_skip_note(__func__, __VA_ARGS__);                          \
+		return;                                                       \
+	} while (0)
+
+/* Run a suite; the exit status of a test program: 1 if a test failed,
+ * else 77 if one was skipped, else 0.  CK_VERBOSITY=verbose lists every
+ * test. */
 static inline int th_main_run(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
-	int failed;
+	char skips[8192];
+	int failed, nskip = 0;
+	ssize_t k;
 
+	*th_skip_fd() = memfd_create("th-skips", MFD_CLOEXEC);
+	if (*th_skip_fd() < 0) {
+		perror("memfd_create");
+		return EXIT_FAILURE;
+	}
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	k = pread(*th_skip_fd(), skips, sizeof(skips) - 1, 0);
+	close(*th_skip_fd());
+	*th_skip_fd() = -1;
+	skips[k > 0 ? k : 0] = '\0';
+	for (const char *p = skips; (p = strchr(p, '\n')); p++)
+		nskip++;
+	if (nskip) {
+		printf("%d test%s skipped (the suite reports SKIP unless one "
+		       "failed):\n%s", nskip, nskip > 1 ? "s" : "", skips);
+		fflush(stdout);
+	}
+	if (failed)
+		return EXIT_FAILURE;
+	return nskip ? 77 : EXIT_SUCCESS;
 }
 
 #endif
