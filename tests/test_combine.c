@@ -251,7 +251,12 @@ static void body_gather_caller_cancelled(void *arg)
 		t[i] = spawn_job(&j[i]);
 	ck_assert_int_eq(uco_spawn(&gt, gatherer_task, &g, NULL), 0);
 	ck_assert_int_eq(uco_join(t[0], NULL), 0);
-	ck_assert_int_eq(uco_sleep(MS), 0);
+	/* One yield runs everyone that is ready (tasks run in order): the
+	 * jobs are in their sleeps and the gatherer in uco_gather. */
+	ck_assert_int_eq(uco_yield(), 0);
+	for (int i = 1; i < N; i++)
+		ck_assert_int_eq(uco_task_get_state(t[i]), UCO_TASK_WAITING);
+	ck_assert_int_eq(uco_task_get_state(gt), UCO_TASK_WAITING);
 	ck_assert_int_eq(uco_cancel(gt), 0);
 	ck_assert_int_eq(uco_join(gt, NULL), 0);
 	ck_assert_int_eq(g.r, -ECANCELED);
@@ -573,7 +578,12 @@ static void body_wait_cancelled(void *arg)
 	for (int i = 0; i < N; i++)
 		t[i] = spawn_job(&j[i]);
 	ck_assert_int_eq(uco_spawn(&wt, waiter_task, &w, NULL), 0);
-	ck_assert_int_eq(uco_sleep(MS), 0);
+	/* One yield runs everyone that is ready (tasks run in order): the
+	 * jobs are in their sleeps and the waiter in uco_wait. */
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_task_get_state(t[0]), UCO_TASK_WAITING);
+	ck_assert_int_eq(uco_task_get_state(t[1]), UCO_TASK_WAITING);
+	ck_assert_int_eq(uco_task_get_state(wt), UCO_TASK_WAITING);
 	ck_assert_int_eq(uco_cancel(wt), 0);
 	ck_assert_int_eq(uco_join(wt, NULL), 0);
 	ck_assert_int_eq(w.r, -ECANCELED);

@@ -46,26 +46,6 @@ static void *cw_task(void *arg)
 	return NULL;
 }
 
-static void spawn_cw(struct cw *w, uco_task **t, int n)
-{
-	for (int i = 0; i < n; i++) {
-		w[i].r = 1;
-		w[i].rank = -1;
-		ck_assert_int_eq(uco_spawn(&t[i], cw_task, &w[i], NULL), 0);
-	}
-	ck_assert_int_eq(uco_yield(), 0);
-	for (int i = 0; i < n; i++)
-		ck_assert(w[i].started);
-}
-
-static void join_all(uco_task **t, int n)
-{
-	for (int i = 0; i < n; i++) {
-		ck_assert_int_eq(uco_join(t[i], NULL), 0);
-		uco_task_release(t[i]);
-	}
-}
-
 static void body_notify(void *arg)
 {
 	enum { N = 6 };
@@ -80,7 +60,7 @@ static void body_notify(void *arg)
 	ck_assert_ptr_nonnull(l);
 	for (int i = 0; i < N; i++)
 		w[i] = (struct cw){ .c = &c, .seq = &seq, .inside = &inside };
-	spawn_cw(w, t, N);
+	TH_SPAWN_WAITERS(w, t, N, cw_task);
 	ck_assert(!uco_lock_locked(l)); /* every waiter let go of it */
 	ck_assert_int_eq(uco_lock_lock(l), 0);
 	ck_assert_int_eq(uco_cond_notify(&c, 2), 2);
@@ -93,7 +73,7 @@ static void body_notify(void *arg)
 	ck_assert_int_eq(uco_cond_notify_all(&c), N - 2);
 	ck_assert_int_eq(uco_cond_notify_all(&c), 0);
 	ck_assert_int_eq(uco_lock_unlock(l), 0);
-	join_all(t, N);
+	th_join_all(t, N);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(w[i].r, 0);
 		ck_assert(w[i].held_after);
@@ -126,7 +106,7 @@ static void body_cancelled_waiter(void *arg)
 	ck_assert_ptr_eq(uco_cond_lock(&c), &lock);
 	for (int i = 0; i < N; i++)
 		w[i] = (struct cw){ .c = &c };
-	spawn_cw(w, t, N);
+	TH_SPAWN_WAITERS(w, t, N, cw_task);
 	ck_assert_int_eq(uco_cancel(t[0]), 0);
 	ck_assert_int_eq(uco_join(t[0], NULL), 0);
 	ck_assert_int_eq(w[0].r, -ECANCELED);
@@ -213,7 +193,7 @@ static void body_reacquire(void *arg)
 	ck_assert(h.released);
 	ck_assert(uco_lock_locked(l));
 	ck_assert_int_eq(uco_lock_unlock(l), 0);
-	join_all(&t, 1);
+	th_join_all(&t, 1);
 
 	/* uco_wait_for, the same way. */
 	h = (struct holder){ .l = l, .hold_ns = 10 * MS };
@@ -223,7 +203,7 @@ static void body_reacquire(void *arg)
 	ck_assert(h.released);
 	ck_assert(uco_lock_locked(l));
 	ck_assert_int_eq(uco_lock_unlock(l), 0);
-	join_all(&t, 1);
+	th_join_all(&t, 1);
 
 	/* Cancelled by the holder, which then keeps the lock a while. */
 	h = (struct holder){ .l = l, .victim = uco_current() };
@@ -234,7 +214,7 @@ static void body_reacquire(void *arg)
 	ck_assert(uco_lock_locked(l));
 	ck_assert_int_eq(uco_lock_unlock(l), 0);
 	uco_shield_begin();
-	join_all(&t, 1);
+	th_join_all(&t, 1);
 	uco_shield_end();
 
 	/* Already cancelled: refused at once, the lock never let go of. */
@@ -251,18 +231,27 @@ START_TEST(reacquire)
 }
 END_TEST
 
-/* wait_for: a consumer waits for a count that producers raise. */
+/* wait_for: a consumer waits for a count that a producer raises.  The
+ * predicate counts the times it said "not yet", i.e. the waits the consumer
+ * went into; the producer records what each notify_all woke.  With one
+ * consumer every wait it went into ends by a notify (the timed-out wait
+ * below has no producer left to race it), so the two totals are equal. */
 struct counter {
 	uco_cond *c;
 	int n;
 	int want;
+	int waits;     /* predicate false: the consumer is about to wait */
+	int woke[10];  /* notify_all's result at each bump */
 };
 
 static bool enough(void *arg)
 {
 	struct counter *k = arg;
 
-	return k->n >= k->want;
+	if (k->n >= k->want)
+		return true;
+	k->waits++;
+	return false;
 }
 
 static void *bump_task(void *arg)
@@ -274,7 +263,7 @@ static void *bump_task(void *arg)
 		int r;
 		UCO_WITH_LOCK(l, r) {
 			k->n++;
-			ck_assert_int_ge(uco_cond_notify_all(k->c), 0);
+			k->woke[i] = uco_cond_notify_all(k->c);
 		}
 		ck_assert_int_eq(r, 0);
 		uco_yield();
@@ -288,7 +277,7 @@ static void body_wait_for(void *arg)
 	uco_task *t;
 	struct counter k = { .c = &c, .want = 7 };
 	uco_lock *l;
-	int s;
+	int s, woken = 0;
 
 	uco_cond_init(&c, NULL);
 	l = uco_cond_lock(&c);
@@ -298,16 +287,32 @@ static void body_wait_for(void *arg)
 	ck_assert_int_ge(k.n, 7);
 	ck_assert(uco_lock_locked(l));
 	/* True at once: no wait. */
+	int waits = k.waits;
 	ck_assert_int_eq(uco_cond_wait_for(&c, enough, &k), 0);
-	/* Never true: times out, lock held. */
+	ck_assert_int_eq(k.waits, waits);
+	/* Let the producer finish: nobody waits for its last bumps. */
+	ck_assert_int_eq(uco_lock_unlock(l), 0);
+	th_join_all(&t, 1);
+	ck_assert_int_eq(k.n, 10);
+	/* The consumer was waiting before the producer first ran. */
+	ck_assert_int_eq(k.woke[0], 1);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_msg(k.woke[i] == 0 || k.woke[i] == 1,
+			      "notify_all %d woke %d of one waiter", i,
+			      k.woke[i]);
+		woken += k.woke[i];
+	}
+	ck_assert_int_ge(waits, 1);
+	ck_assert_int_eq(woken, waits);
+	/* Never true: times out, lock held, nobody woke it. */
+	ck_assert_int_eq(uco_lock_lock(l), 0);
 	k.want = 1000;
 	s = uco_timeout_begin(2 * MS);
 	ck_assert_int_eq(uco_cond_wait_for(&c, enough, &k), -ETIMEDOUT);
 	uco_timeout_end(s);
+	ck_assert_int_eq(k.waits, waits + 1);
 	ck_assert(uco_lock_locked(l));
 	ck_assert_int_eq(uco_lock_unlock(l), 0);
-	join_all(&t, 1);
-	ck_assert_int_eq(k.n, 10);
 	uco_cond_destroy(&c);
 }
 
@@ -400,7 +405,7 @@ static void body_destroy_with_waiter(void *arg)
 
 	uco_cond_init(&c, NULL);
 	w = (struct cw){ .c = &c };
-	spawn_cw(&w, &t, 1);
+	TH_SPAWN_WAITERS(&w, &t, 1, cw_task);
 	uco_cond_destroy(&c); /* aborts */
 }
 

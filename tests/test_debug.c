@@ -10,10 +10,11 @@
  *
  * Each runtime runs in a forked child whose stderr goes to a memfd
  * (th_child), so the parent can read what debug mode printed.  The child
- * exits 0 if uco_run returned 0; a failed check inside it fails the test
- * through Check as usual.
+ * exits 0 if uco_run returned 0 and gave back every byte and descriptor
+ * (tests/leakcheck.h); a failed check inside it fails the test through
+ * Check as usual.
  */
-#include "harness.h"
+#include "leakcheck.h"
 
 #include <signal.h>
 #include <time.h>
@@ -28,7 +29,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * UCO_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-/* Run main_fn with cfg in a child; assert it exited 0; return stderr. */
+/* Run main_fn with cfg in a child, leak-checked; assert it exited 0;
+ * return stderr. */
 struct child_run {
 	uco_fn main_fn;
 	uco_config cfg;
@@ -38,12 +40,30 @@ struct child_run {
 static void child_main(void *arg)
 {
 	struct child_run *cr = arg;
+	uco_config quiet = cr->cfg;
+	struct lc_mark m;
+	char msg[160];
 	int r;
 
+	/* Leak-checked; the warm-up run in quiet mode, so that all debug
+	 * mode prints comes from the measured run.  UCO_DEBUG is a static
+	 * string put in the environment before the warm-up and switched on
+	 * after it: setenv() would allocate between the measurements. */
+	static char env[] = "UCO_DEBUG=0";
+
+	quiet.debug = false;
 	if (cr->env_debug)
-		setenv("UCO_DEBUG", "1", 1);
+		ck_assert_int_eq(putenv(env), 0);
+	lc_begin(&m, &quiet);
+	env[sizeof(env) - 2] = '1';
 	r = uco_run(cr->main_fn, NULL, &cr->cfg, NULL);
-	_exit(r == 0 ? 0 : 10);
+	if (r != 0)
+		_exit(10);
+	if (!lc_same(&m, msg, sizeof(msg))) {
+		fprintf(stderr, "%s\n", msg);
+		_exit(11);
+	}
+	_exit(0);
 }
 
 static void run_child(struct child_run *cr, struct th_child_result *res)

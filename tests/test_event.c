@@ -35,26 +35,6 @@ static void *wait_task(void *arg)
 	return NULL;
 }
 
-static void spawn_waiters(struct waiter *w, uco_task **t, int n)
-{
-	for (int i = 0; i < n; i++) {
-		w[i].r = 1;
-		w[i].rank = -1;
-		ck_assert_int_eq(uco_spawn(&t[i], wait_task, &w[i], NULL), 0);
-	}
-	ck_assert_int_eq(uco_yield(), 0);
-	for (int i = 0; i < n; i++)
-		ck_assert(w[i].started);
-}
-
-static void join_all(uco_task **t, int n)
-{
-	for (int i = 0; i < n; i++) {
-		ck_assert_int_eq(uco_join(t[i], NULL), 0);
-		uco_task_release(t[i]);
-	}
-}
-
 static void body_set_wakes_all(void *arg)
 {
 	enum { N = 6 };
@@ -67,13 +47,13 @@ static void body_set_wakes_all(void *arg)
 	ck_assert(!uco_event_is_set(&e));
 	for (int i = 0; i < N; i++)
 		w[i] = (struct waiter){ .e = &e, .seq = &seq };
-	spawn_waiters(w, t, N);
+	TH_SPAWN_WAITERS(w, t, N, wait_task);
 	ck_assert_int_eq(uco_event_set(&e), N);
 	ck_assert(uco_event_is_set(&e));
 	/* Cleared before they run: they were woken, they return 0. */
 	ck_assert_int_eq(uco_event_clear(&e), 0);
 	ck_assert(!uco_event_is_set(&e));
-	join_all(t, N);
+	th_join_all(t, N);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(w[i].r, 0);
 		ck_assert_int_eq(w[i].rank, i);
@@ -116,14 +96,14 @@ static void body_give_up(void *arg)
 	for (int i = 0; i < N; i++)
 		w[i] = (struct waiter){ .e = &e,
 					.scope_ns = i == 2 ? 2 * MS : 0 };
-	spawn_waiters(w, t, N);
+	TH_SPAWN_WAITERS(w, t, N, wait_task);
 	ck_assert_int_eq(uco_cancel(t[1]), 0);
 	ck_assert_int_eq(uco_join(t[2], NULL), 0);
 	ck_assert_int_eq(w[2].r, -ETIMEDOUT);
 	ck_assert_int_eq(uco_event_set(&e), 2);
 	ck_assert_int_eq(uco_cancel(t[0]), 0); /* too late: it was woken */
 	uco_event_destroy(&e);
-	join_all(t, N);
+	th_join_all(t, N);
 	ck_assert_int_eq(w[0].r, 0);
 	ck_assert_int_eq(w[1].r, -ECANCELED);
 	ck_assert_int_eq(w[3].r, 0);
@@ -144,10 +124,12 @@ START_TEST(give_up)
 }
 END_TEST
 
-/* Set by another task while we wait. */
+/* Set by another task while we wait.  The setter first runs when the
+ * spawner suspends in its wait (a new task waits for its turn), so the set
+ * finds exactly that one waiter. */
 static void *setter(void *arg)
 {
-	ck_assert_int_eq(uco_sleep(1 * MS), 0);
+	ck_assert(!uco_event_is_set(arg));
 	ck_assert_int_eq(uco_event_set(arg), 1);
 	return NULL;
 }
@@ -160,7 +142,7 @@ static void body_set_by_task(void *arg)
 	uco_event_init(&e);
 	ck_assert_int_eq(uco_spawn(&t, setter, &e, NULL), 0);
 	ck_assert_int_eq(uco_event_wait(&e), 0);
-	join_all(&t, 1);
+	th_join_all(&t, 1);
 	uco_event_destroy(&e);
 }
 
@@ -231,7 +213,7 @@ static void body_destroy_with_waiter(void *arg)
 
 	uco_event_init(&e);
 	w = (struct waiter){ .e = &e };
-	spawn_waiters(&w, &t, 1);
+	TH_SPAWN_WAITERS(&w, &t, 1, wait_task);
 	uco_event_destroy(&e); /* aborts */
 }
 

@@ -14,6 +14,7 @@
 
 /* What the members of one test share. */
 struct crew {
+	int started;           /* members that have begun */
 	int finished;          /* members that have ended */
 	int expect;            /* when `finished` reaches it... */
 	uco_future *all_done;  /* ...this is set (if not NULL) */
@@ -49,8 +50,10 @@ static void member_end(struct member *m)
 static void *member_task(void *arg)
 {
 	struct member *m = arg;
-	int r = m->ns ? uco_sleep(m->ns) : 0;
+	int r;
 
+	m->crew->started++;
+	r = m->ns ? uco_sleep(m->ns) : 0;
 	m->saw = r;
 	if (m->linger_ns) {
 		uco_shield_begin();
@@ -365,7 +368,13 @@ static void body_waiter_cancelled(void *arg)
 
 	boss_init(&b);
 	ck_assert_int_eq(uco_spawn(&bt, boss_task, &b, NULL), 0);
-	ck_assert_int_eq(uco_sleep(MS), 0);
+	/* Tasks run in order: the first yield runs the boss, which spawns
+	 * its crew and waits; the second runs the crew into their sleeps. */
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_task_get_state(bt), UCO_TASK_WAITING);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(b.crew.started, 3);
+	ck_assert_int_eq(b.crew.finished, 0);
 	ck_assert_int_eq(uco_cancel(bt), 0);
 	ck_assert_int_eq(uco_join(bt, NULL), 0);
 	ck_assert_int_eq(b.r, -ECANCELED);

@@ -45,27 +45,6 @@ static void *locker_task(void *arg)
 	return NULL;
 }
 
-static void spawn_lockers(struct locker *k, uco_task **t, int n)
-{
-	for (int i = 0; i < n; i++) {
-		k[i].r = 1;
-		k[i].rank = -1;
-		ck_assert_int_eq(uco_spawn(&t[i], locker_task, &k[i], NULL),
-				 0);
-	}
-	ck_assert_int_eq(uco_yield(), 0);
-	for (int i = 0; i < n; i++)
-		ck_assert(k[i].started);
-}
-
-static void join_all(uco_task **t, int n)
-{
-	for (int i = 0; i < n; i++) {
-		ck_assert_int_eq(uco_join(t[i], NULL), 0);
-		uco_task_release(t[i]);
-	}
-}
-
 /* ---- basics ---------------------------------------------------------- */
 
 static void body_basic(void *arg)
@@ -106,9 +85,9 @@ static void body_fifo(void *arg)
 	ck_assert_int_eq(uco_lock_lock(&l), 0);
 	for (int i = 0; i < N; i++)
 		k[i] = (struct locker){ .l = &l, .hold = i % 3, .seq = &seq };
-	spawn_lockers(k, t, N);
+	TH_SPAWN_WAITERS(k, t, N, locker_task);
 	ck_assert_int_eq(uco_lock_unlock(&l), 0);
-	join_all(t, N);
+	th_join_all(t, N);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(k[i].r, 0);
 		ck_assert_int_eq(k[i].rank, i);
@@ -135,7 +114,7 @@ static void body_no_barging(void *arg)
 	uco_lock_init(&l);
 	uco_lock_lock(&l);
 	k = (struct locker){ .l = &l, .hold = 2, .seq = &seq };
-	spawn_lockers(&k, &t, 1);
+	TH_SPAWN_WAITERS(&k, &t, 1, locker_task);
 	ck_assert_int_eq(uco_lock_unlock(&l), 0);
 	ck_assert(uco_lock_locked(&l)); /* now the waiter's */
 	ck_assert_int_eq(uco_lock_try_lock(&l), -EAGAIN);
@@ -143,7 +122,7 @@ static void body_no_barging(void *arg)
 	ck_assert_int_eq(seq, 1);
 	ck_assert_int_eq(k.r, 0);
 	ck_assert_int_eq(uco_lock_unlock(&l), 0);
-	join_all(&t, 1);
+	th_join_all(&t, 1);
 	uco_lock_destroy(&l);
 }
 
@@ -169,14 +148,14 @@ static void body_cancelled_waiter(void *arg)
 	uco_lock_lock(&l);
 	for (int i = 0; i < N; i++)
 		k[i] = (struct locker){ .l = &l, .hold = 1, .seq = &seq };
-	spawn_lockers(k, t, N);
+	TH_SPAWN_WAITERS(k, t, N, locker_task);
 	ck_assert_int_eq(uco_cancel(t[1]), 0);
 	ck_assert_int_eq(uco_join(t[1], NULL), 0);
 	ck_assert_int_eq(k[1].r, -ECANCELED);
 	ck_assert(uco_lock_locked(&l)); /* still ours */
 	ck_assert_int_eq(uco_lock_unlock(&l), 0);
-	join_all(t, 1);
-	join_all(t + 2, 1);
+	th_join_all(t, 1);
+	th_join_all(t + 2, 1);
 	uco_task_release(t[1]);
 	ck_assert_int_eq(k[0].rank, 0);
 	ck_assert_int_eq(k[2].rank, 1);
@@ -205,10 +184,10 @@ static void body_cancel_after_handoff(void *arg)
 	uco_lock_init(&l);
 	uco_lock_lock(&l);
 	k = (struct locker){ .l = &l, .hold = 5 };
-	spawn_lockers(&k, &t, 1);
+	TH_SPAWN_WAITERS(&k, &t, 1, locker_task);
 	ck_assert_int_eq(uco_lock_unlock(&l), 0);
 	ck_assert_int_eq(uco_cancel(t), 0);
-	join_all(&t, 1);
+	th_join_all(&t, 1);
 	ck_assert_int_eq(k.r, 0);
 	ck_assert_int_eq(k.after, -ECANCELED);
 	ck_assert(!uco_lock_locked(&l));
@@ -249,12 +228,12 @@ static void body_timeouts(void *arg)
 	for (int i = 0; i < 3; i++)
 		k[i] = (struct locker){ .l = &l, .seq = &seq,
 					.scope_ns = i == 1 ? 2 * MS : 0 };
-	spawn_lockers(k, t, 3);
+	TH_SPAWN_WAITERS(k, t, 3, locker_task);
 	ck_assert_int_eq(uco_join(t[1], NULL), 0);
 	ck_assert_int_eq(k[1].r, -ETIMEDOUT);
 	ck_assert_int_eq(uco_lock_unlock(&l), 0);
-	join_all(t, 1);
-	join_all(t + 2, 1);
+	th_join_all(t, 1);
+	th_join_all(t + 2, 1);
 	uco_task_release(t[1]);
 	ck_assert_int_eq(k[0].rank, 0);
 	ck_assert_int_eq(k[2].rank, 1);
@@ -529,7 +508,7 @@ static void body_destroy_with_waiter(void *arg)
 	uco_lock_init(&l);
 	uco_lock_lock(&l);
 	k = (struct locker){ .l = &l };
-	spawn_lockers(&k, &t, 1);
+	TH_SPAWN_WAITERS(&k, &t, 1, locker_task);
 	uco_lock_destroy(&l); /* aborts */
 }
 

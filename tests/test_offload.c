@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 
 /* ---- a blocking function the test controls --------------------------- */
 
@@ -247,9 +248,11 @@ static void *meet(void *arg)
 	return arg;
 }
 
+/* Says which thread ran it. */
 static void *meet_one(void *arg)
 {
-	return arg;
+	(void)arg;
+	return (void *)(intptr_t)gettid();
 }
 
 static void *meet_caller(void *arg)
@@ -294,6 +297,37 @@ START_TEST(test_pool_parallel)
 END_TEST
 
 /*
+ * Go round the loop until thread tid is asleep in futex(2): a pool thread
+ * that has finished its call blocks nowhere else (its mutex is not
+ * contended here), so it is then waiting for work.  The kernel shows the
+ * system call a thread is blocked in in /proc/self/task/TID/syscall.
+ * Fails after 10 s, only against a hang.
+ */
+static void await_blocked(pid_t tid)
+{
+	uint64_t deadline = uco_now() + 10 * UCO_NSEC_PER_SEC;
+	char path[64], buf[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	for (;;) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t k;
+
+		ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+		k = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		ck_assert_int_gt(k, 0);
+		buf[k] = '\0';
+		if (atoi(buf) == SYS_futex)
+			return;
+		ck_assert_msg(uco_now() < deadline,
+			      "pool thread %d never went back to waiting: %s",
+			      (int)tid, buf);
+		ck_assert_int_eq(uco_nop(), 0);
+	}
+}
+
+/*
  * The same once the pool has a thread idle from an earlier call: the calls
  * must not queue up behind the one idle thread while the pool may still
  * grow (they would wait at the barrier forever).
@@ -304,10 +338,9 @@ static void body_parallel_after_idle(void *arg)
 
 	(void)arg;
 	ck_assert_int_eq(uco_to_thread(meet_one, NULL, &res, NULL), 0);
-	/* Give the pool thread time to go back to waiting for work: the
-	 * state this test is about.  (Nothing to await: it is the pool's
-	 * internal state; the test passes whether or not it got there.) */
-	ck_assert_int_eq(uco_sleep(10 * UCO_NSEC_PER_MSEC), 0);
+	/* Wait until the pool thread is back waiting for work: the state
+	 * this test is about. */
+	await_blocked((pid_t)(intptr_t)res);
 	body_parallel(NULL);
 }
 

@@ -33,7 +33,7 @@ struct op {
 	uint64_t scope_ns;
 	int r;
 	int *seq;      /* shared counter: the order the ops finished in */
-	int done_rank;
+	int rank;
 	bool started;
 };
 
@@ -48,28 +48,8 @@ static void *op_task(void *arg)
 	if (s >= 0)
 		uco_timeout_end(s);
 	if (o->seq)
-		o->done_rank = (*o->seq)++;
+		o->rank = (*o->seq)++;
 	return NULL;
-}
-
-static void spawn_ops(struct op *o, uco_task **t, int n)
-{
-	for (int i = 0; i < n; i++) {
-		o[i].r = 1;
-		o[i].done_rank = -1;
-		ck_assert_int_eq(uco_spawn(&t[i], op_task, &o[i], NULL), 0);
-	}
-	ck_assert_int_eq(uco_yield(), 0);
-	for (int i = 0; i < n; i++)
-		ck_assert(o[i].started);
-}
-
-static void join_ops(uco_task **t, int n)
-{
-	for (int i = 0; i < n; i++) {
-		ck_assert_int_eq(uco_join(t[i], NULL), 0);
-		uco_task_release(t[i]);
-	}
 }
 
 /* ---- order ----------------------------------------------------------- */
@@ -228,7 +208,7 @@ static void body_flavours_with_putters(void *arg)
 	uco_queue_put(q, ITEM(2));
 	for (int i = 0; i < 2; i++)
 		o[i] = (struct op){ .q = q, .put = true, .item = ITEM(3 + i) };
-	spawn_ops(o, t, 2);
+	TH_SPAWN_WAITERS(o, t, 2, op_task);
 	uco_queue_get(q, &it); /* 2; then 3 is pushed on top */
 	ck_assert_int_eq(VAL(it), 2);
 	uco_queue_get(q, &it); /* 3; then 4 */
@@ -237,7 +217,7 @@ static void body_flavours_with_putters(void *arg)
 	ck_assert_int_eq(VAL(it), 4);
 	uco_queue_get(q, &it);
 	ck_assert_int_eq(VAL(it), 1);
-	join_ops(t, 2);
+	th_join_all(t, 2);
 	uco_queue_free(q);
 
 	ck_assert_int_eq(uco_queue_create(&q, &po), 0);
@@ -245,19 +225,19 @@ static void body_flavours_with_putters(void *arg)
 	uco_queue_put(q, &pi[1]);
 	for (int i = 0; i < 3; i++)
 		o[i] = (struct op){ .q = q, .put = true, .item = &pi[2 + i] };
-	spawn_ops(o, t, 3);
+	TH_SPAWN_WAITERS(o, t, 3, op_task);
 	/* Held: 5, 3.  Waiting: 9, 1, 4. */
 	int want[] = { 3, 5, 1, 4, 9 };
 	for (int i = 0; i < 5; i++) {
 		ck_assert_int_eq(uco_queue_get(q, &it), 0);
 		ck_assert_int_eq(((struct prio_item *)it)->prio, want[i]);
 	}
-	join_ops(t, 3);
+	th_join_all(t, 3);
 	/* A waiting getter of a priority queue is handed the item. */
 	o[0] = (struct op){ .q = q };
-	spawn_ops(o, t, 1);
+	TH_SPAWN_WAITERS(o, t, 1, op_task);
 	uco_queue_put(q, &pi[4]);
-	join_ops(t, 1);
+	th_join_all(t, 1);
 	ck_assert_ptr_eq(o[0].item, &pi[4]);
 	uco_queue_free(q);
 }
@@ -281,16 +261,16 @@ static void body_getters_fifo(void *arg)
 
 	for (int i = 0; i < N; i++)
 		o[i] = (struct op){ .q = q, .seq = &seq };
-	spawn_ops(o, t, N);
+	TH_SPAWN_WAITERS(o, t, N, op_task);
 	for (long i = 0; i < N; i++)
 		ck_assert_int_eq(uco_queue_put(q, ITEM(100 + i)), 0);
 	/* Handed over directly: nothing is left in the buffer to take. */
 	ck_assert_uint_eq(uco_queue_size(q), 0);
-	join_ops(t, N);
+	th_join_all(t, N);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(o[i].r, 0);
 		ck_assert_int_eq(VAL(o[i].item), 100 + i);
-		ck_assert_int_eq(o[i].done_rank, i);
+		ck_assert_int_eq(o[i].rank, i);
 	}
 	uco_queue_free(q);
 }
@@ -316,7 +296,7 @@ static void body_putters_fifo(void *arg)
 	for (int i = 0; i < N; i++)
 		o[i] = (struct op){ .q = q, .put = true, .item = ITEM(2 + i),
 				    .seq = &seq };
-	spawn_ops(o, t, N);
+	TH_SPAWN_WAITERS(o, t, N, op_task);
 	for (long i = 0; i < N + 2; i++) {
 		ck_assert_int_eq(uco_queue_get(q, &it), 0);
 		ck_assert_int_eq(VAL(it), i);
@@ -326,10 +306,10 @@ static void body_putters_fifo(void *arg)
 			ck_assert_int_eq(uco_queue_try_put(q, ITEM(99)),
 					 -EAGAIN);
 	}
-	join_ops(t, N);
+	th_join_all(t, N);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(o[i].r, 0);
-		ck_assert_int_eq(o[i].done_rank, i);
+		ck_assert_int_eq(o[i].rank, i);
 	}
 	uco_queue_free(q);
 }
@@ -352,7 +332,7 @@ static void body_cancelled_getter(void *arg)
 
 	for (int i = 0; i < N; i++)
 		o[i] = (struct op){ .q = q };
-	spawn_ops(o, t, N);
+	TH_SPAWN_WAITERS(o, t, N, op_task);
 	ck_assert_int_eq(uco_cancel(t[1]), 0);
 	ck_assert_int_eq(uco_join(t[1], NULL), 0);
 	ck_assert_int_eq(o[1].r, -ECANCELED);
@@ -362,8 +342,8 @@ static void body_cancelled_getter(void *arg)
 	ck_assert_int_eq(uco_cancel(t[0]), 0);
 	uco_queue_put(q, ITEM(12));
 	uco_queue_put(q, ITEM(13)); /* nobody left waiting: stays queued */
-	join_ops(t, 1);
-	join_ops(t + 2, 2);
+	th_join_all(t, 1);
+	th_join_all(t + 2, 2);
 	uco_task_release(t[1]);
 	ck_assert_int_eq(o[0].r, 0);
 	ck_assert_int_eq(VAL(o[0].item), 10);
@@ -393,11 +373,11 @@ static void body_no_barging(void *arg)
 	void *it = NULL;
 
 	o.q = q;
-	spawn_ops(&o, &t, 1);
+	TH_SPAWN_WAITERS(&o, &t, 1, op_task);
 	ck_assert_int_eq(uco_queue_put(q, ITEM(7)), 0);
 	ck_assert_int_eq(uco_queue_try_get(q, &it), -EAGAIN);
 	ck_assert_ptr_null(it);
-	join_ops(&t, 1);
+	th_join_all(&t, 1);
 	ck_assert_int_eq(o.r, 0);
 	ck_assert_int_eq(VAL(o.item), 7);
 	uco_queue_free(q);
@@ -423,7 +403,7 @@ static void body_cancelled_putter(void *arg)
 	uco_queue_put(q, ITEM(0));
 	for (int i = 0; i < N; i++)
 		o[i] = (struct op){ .q = q, .put = true, .item = ITEM(1 + i) };
-	spawn_ops(o, t, N);
+	TH_SPAWN_WAITERS(o, t, N, op_task);
 	ck_assert_int_eq(uco_cancel(t[0]), 0);
 	ck_assert_int_eq(uco_join(t[0], NULL), 0);
 	ck_assert_int_eq(o[0].r, -ECANCELED);
@@ -436,7 +416,7 @@ static void body_cancelled_putter(void *arg)
 	ck_assert_int_eq(uco_queue_get(q, &it), 0);
 	ck_assert_int_eq(VAL(it), 3);
 	ck_assert_int_eq(uco_queue_try_get(q, &it), -EAGAIN);
-	join_ops(t + 1, 2);
+	th_join_all(t + 1, 2);
 	uco_task_release(t[0]);
 	ck_assert_int_eq(o[1].r, 0);
 	ck_assert_int_eq(o[2].r, 0);
@@ -534,13 +514,13 @@ static void body_timeouts(void *arg)
 	uco_task *t[3];
 	for (int i = 0; i < 3; i++)
 		o[i] = (struct op){ .q = q, .scope_ns = i == 1 ? 2 * MS : 0 };
-	spawn_ops(o, t, 3);
+	TH_SPAWN_WAITERS(o, t, 3, op_task);
 	ck_assert_int_eq(uco_join(t[1], NULL), 0);
 	ck_assert_int_eq(o[1].r, -ETIMEDOUT);
 	uco_queue_put(q, ITEM(5));
 	uco_queue_put(q, ITEM(6));
-	join_ops(t, 1);
-	join_ops(t + 2, 1);
+	th_join_all(t, 1);
+	th_join_all(t + 2, 1);
 	uco_task_release(t[1]);
 	ck_assert_int_eq(VAL(o[0].item), 5);
 	ck_assert_int_eq(VAL(o[2].item), 6);
@@ -679,8 +659,8 @@ static void body_join_waiters(void *arg)
 	ck_assert_int_eq(uco_yield(), 0);
 	ck_assert_int_eq(o[0].r, 1); /* still waiting */
 	ck_assert_int_eq(uco_queue_task_done(q), 0);
-	join_ops(t, 1);
-	join_ops(t + 2, 1);
+	th_join_all(t, 1);
+	th_join_all(t + 2, 1);
 	uco_task_release(t[1]);
 	ck_assert_int_eq(o[0].r, 0);
 	ck_assert_int_eq(o[2].r, 0);
@@ -712,10 +692,10 @@ static void body_shutdown(void *arg)
 	/* Getters on an empty queue. */
 	for (int i = 0; i < N; i++)
 		o[i] = (struct op){ .q = q };
-	spawn_ops(o, t, N);
+	TH_SPAWN_WAITERS(o, t, N, op_task);
 	ck_assert_int_eq(uco_queue_shutdown(q, false), 0);
 	ck_assert(uco_queue_is_shutdown(q));
-	join_ops(t, N);
+	th_join_all(t, N);
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(o[i].r, -ESHUTDOWN);
 	ck_assert_int_eq(uco_queue_put(q, ITEM(1)), -ESHUTDOWN);
@@ -731,9 +711,9 @@ static void body_shutdown(void *arg)
 	uco_queue_put(q, ITEM(2));
 	for (int i = 0; i < N; i++)
 		o[i] = (struct op){ .q = q, .put = true, .item = ITEM(10 + i) };
-	spawn_ops(o, t, N);
+	TH_SPAWN_WAITERS(o, t, N, op_task);
 	ck_assert_int_eq(uco_queue_shutdown(q, false), 0);
-	join_ops(t, N);
+	th_join_all(t, N);
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(o[i].r, -ESHUTDOWN);
 	ck_assert_int_eq(uco_queue_get(q, &it), 0);
@@ -781,7 +761,7 @@ static void body_shutdown_immediate(void *arg)
 	ck_assert_int_eq(uco_queue_get(q, &it), -ESHUTDOWN);
 	ck_assert_int_eq(uco_queue_task_done(q), 0);
 	ck_assert_int_eq(uco_queue_task_done(q), 0);
-	join_ops(t, 2);
+	th_join_all(t, 2);
 	ck_assert_int_eq(j[0].r, 0);
 	ck_assert_int_eq(j[1].r, 0);
 	uco_queue_free(q);
@@ -991,7 +971,7 @@ static void body_free_with_waiter(void *arg)
 	uco_queue *q = mkq(UCO_QUEUE_FIFO, 0);
 
 	o.q = q;
-	spawn_ops(&o, &t, 1);
+	TH_SPAWN_WAITERS(&o, &t, 1, op_task);
 	uco_queue_free(q); /* aborts */
 }
 

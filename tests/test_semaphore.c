@@ -44,26 +44,6 @@ static void *acq_task(void *arg)
 	return NULL;
 }
 
-static void spawn_acq(struct acq *a, uco_task **t, int n)
-{
-	for (int i = 0; i < n; i++) {
-		a[i].r = 1;
-		a[i].rank = -1;
-		ck_assert_int_eq(uco_spawn(&t[i], acq_task, &a[i], NULL), 0);
-	}
-	ck_assert_int_eq(uco_yield(), 0);
-	for (int i = 0; i < n; i++)
-		ck_assert(a[i].started);
-}
-
-static void join_all(uco_task **t, int n)
-{
-	for (int i = 0; i < n; i++) {
-		ck_assert_int_eq(uco_join(t[i], NULL), 0);
-		uco_task_release(t[i]);
-	}
-}
-
 static void body_basic(void *arg)
 {
 	uco_sem s;
@@ -118,10 +98,10 @@ static void body_bounded(void *arg)
 	uco_sem_acquire(&s);
 	uco_sem_acquire(&s);
 	a = (struct acq){ .s = &s };
-	spawn_acq(&a, &t, 1);
+	TH_SPAWN_WAITERS(&a, &t, 1, acq_task);
 	ck_assert_int_eq(uco_sem_release(&s), 0);
 	ck_assert_uint_eq(uco_sem_value(&s), 0);
-	join_all(&t, 1);
+	th_join_all(&t, 1);
 	ck_assert_int_eq(a.r, 0);
 	ck_assert_uint_eq(uco_sem_value(&s), 1);
 	ck_assert_int_eq(uco_sem_release(&s), 0);
@@ -153,11 +133,11 @@ static void body_fifo(void *arg)
 	uco_sem_init(&s, 0);
 	for (int i = 0; i < N; i++)
 		a[i] = (struct acq){ .s = &s, .hold = i % 2, .seq = &seq };
-	spawn_acq(a, t, N);
+	TH_SPAWN_WAITERS(a, t, N, acq_task);
 	ck_assert_int_eq(uco_sem_release(&s), 0);
 	ck_assert_int_eq(uco_sem_try_acquire(&s), -EAGAIN); /* no barging */
 	ck_assert_int_eq(uco_sem_release(&s), 0);
-	join_all(t, N);
+	th_join_all(t, N);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(a[i].r, 0);
 		ck_assert_int_eq(a[i].rank, i);
@@ -198,13 +178,13 @@ static void body_cancel_timeout(void *arg)
 	for (int i = 0; i < N; i++)
 		a[i] = (struct acq){ .s = &s, .seq = &seq, .hold = 1,
 				     .scope_ns = i == 2 ? 2 * MS : 0 };
-	spawn_acq(a, t, N);
+	TH_SPAWN_WAITERS(a, t, N, acq_task);
 	ck_assert_int_eq(uco_cancel(t[1]), 0);
 	ck_assert_int_eq(uco_join(t[2], NULL), 0); /* times out */
 	ck_assert_int_eq(a[2].r, -ETIMEDOUT);
 	ck_assert_int_eq(uco_sem_release(&s), 0); /* to t[0] */
 	ck_assert_int_eq(uco_cancel(t[0]), 0);    /* after the hand-off */
-	join_all(t, N);
+	th_join_all(t, N);
 	ck_assert_int_eq(a[0].r, 0);
 	ck_assert_int_eq(a[1].r, -ECANCELED);
 	ck_assert_int_eq(a[3].r, 0); /* t[0] passed the permit on */
@@ -385,7 +365,7 @@ static void body_destroy_with_waiter(void *arg)
 
 	uco_sem_init(&s, 0);
 	a = (struct acq){ .s = &s };
-	spawn_acq(&a, &t, 1);
+	TH_SPAWN_WAITERS(&a, &t, 1, acq_task);
 	uco_sem_destroy(&s); /* aborts */
 }
 

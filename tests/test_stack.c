@@ -13,7 +13,7 @@
  * kind of protection a task's stack has and where its region starts, so
  * that the canary case overflows deterministically.
  */
-#include "harness.h"
+#include "leakcheck.h"
 
 #include "core/stack.h"
 #include "core/task.h"
@@ -242,9 +242,9 @@ START_TEST(test_stack_size)
 {
 	uco_config cfg = stack_cfg(0);
 
-	th_run(body_stack_size, NULL, &cfg);
+	lc_run(body_stack_size, NULL, &cfg);
 	cfg = stack_cfg(1); /* on canary stacks too */
-	th_run(body_stack_size, NULL, &cfg);
+	lc_run(body_stack_size, NULL, &cfg);
 }
 END_TEST
 
@@ -308,10 +308,10 @@ START_TEST(test_deep_use_isolated)
 	uco_config cfg = stack_cfg(0);
 
 	/* Adjacent regions separated by guard pages... */
-	th_run(body_deep, NULL, &cfg);
+	lc_run(body_deep, NULL, &cfg);
 	/* ...and by nothing but canaries (a false alarm would abort). */
 	cfg = stack_cfg(1);
-	th_run(body_deep, NULL, &cfg);
+	lc_run(body_deep, NULL, &cfg);
 }
 END_TEST
 
@@ -379,9 +379,9 @@ START_TEST(test_stack_reuse)
 {
 	uco_config cfg = stack_cfg(0);
 
-	th_run(body_reuse, NULL, &cfg);
+	lc_run(body_reuse, NULL, &cfg);
 	cfg = stack_cfg(1);
-	th_run(body_reuse, NULL, &cfg);
+	lc_run(body_reuse, NULL, &cfg);
 }
 END_TEST
 

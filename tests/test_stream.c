@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "leakcheck.h"
@@ -359,18 +360,39 @@ START_TEST(readline_limit)
 }
 END_TEST
 
-/* A multi-byte delimiter split over sends (and over buffer refills). */
+/* Go round the loop until the stream has taken every byte sent to fd's
+ * peer out of the socket (FIONREAD on fd is 0): what is sent next then
+ * reaches it in a read of its own.  Fails after 10 s, only against a
+ * hang. */
+static void await_taken(int fd)
+{
+	uint64_t deadline = uco_now() + 10 * UCO_NSEC_PER_SEC;
+	int n;
+
+	for (;;) {
+		ck_assert_int_eq(ioctl(fd, FIONREAD, &n), 0);
+		if (n == 0)
+			return;
+		ck_assert_msg(uco_now() < deadline,
+			      "the stream never read %d bytes", n);
+		ck_assert_int_eq(uco_nop(), 0);
+	}
+}
+
+/* A multi-byte delimiter split over sends (and over buffer refills): each
+ * part is sent once the stream has read the one before, so every part
+ * arrives in a read of its own. */
 static void *split_sender(void *arg)
 {
-	int fd = *(int *)arg;
+	int *sv = arg;
 	static const char *parts[] = { "GET / HTTP/1.1\r", "\nHost: x\r\n",
 				       "\r", "\n", "tail\r\n\r", "\nrest" };
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(*parts); i++) {
-		send_str(fd, parts[i]);
-		ck_assert_int_eq(uco_sleep(MS), 0);
+		send_str(sv[1], parts[i]);
+		await_taken(sv[0]);
 	}
-	close(fd);
+	close(sv[1]);
 	return NULL;
 }
 
@@ -384,7 +406,7 @@ static void body_readuntil(void *arg)
 	int sv[2];
 
 	s = stream_pair(sv, &o);
-	ck_assert_int_eq(uco_spawn(&t, split_sender, &sv[1], NULL), 0);
+	ck_assert_int_eq(uco_spawn(&t, split_sender, sv, NULL), 0);
 	ck_assert_int_eq(uco_stream_readuntil(s, "\r\n\r\n", 4, buf,
 					      sizeof(buf)), 27);
 	ck_assert(memcmp(buf, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27) == 0);

@@ -3,11 +3,13 @@
  * states, yielding, cancellation in every kind of wait, introspection, many
  * tasks, and spawn_on across cores.
  *
- * Every test runs its body as the main task of uco_run (tests/harness.h)
- * and ends with the runtime shut down.  State shared between the main task
+ * Every test runs its body as the main task of uco_run, leak-checked
+ * (lc_run, tests/leakcheck.h), and ends with the runtime shut down; the
+ * tests that call uco_run or the API outside it are measured the same way
+ * (lc_begin/lc_end).  State shared between the main task
  * and its children lives in statics: Check forks a child per test.
  */
-#include "harness.h"
+#include "leakcheck.h"
 
 #include <limits.h>
 #include <stdatomic.h>
@@ -104,7 +106,7 @@ static void body_result_vs_error(void *arg)
 
 START_TEST(test_result_vs_error)
 {
-	th_run(body_result_vs_error, NULL, NULL);
+	lc_run(body_result_vs_error, NULL, NULL);
 }
 END_TEST
 
@@ -135,7 +137,7 @@ static void body_detached(void *arg)
 
 START_TEST(test_detached)
 {
-	th_run(body_detached, NULL, NULL);
+	lc_run(body_detached, NULL, NULL);
 }
 END_TEST
 
@@ -212,7 +214,7 @@ static void body_names(void *arg)
 
 START_TEST(test_names)
 {
-	th_run(body_names, NULL, NULL);
+	lc_run(body_names, NULL, NULL);
 }
 END_TEST
 
@@ -256,7 +258,7 @@ static void body_ids(void *arg)
 
 START_TEST(test_ids_unique)
 {
-	th_run(body_ids, NULL, NULL);
+	lc_run(body_ids, NULL, NULL);
 }
 END_TEST
 
@@ -289,7 +291,7 @@ static void body_states(void *arg)
 
 START_TEST(test_states)
 {
-	th_run(body_states, NULL, NULL);
+	lc_run(body_states, NULL, NULL);
 }
 END_TEST
 
@@ -338,7 +340,7 @@ static void body_yield_fifo(void *arg)
 
 START_TEST(test_yield_fifo)
 {
-	th_run(body_yield_fifo, NULL, NULL);
+	lc_run(body_yield_fifo, NULL, NULL);
 }
 END_TEST
 
@@ -366,7 +368,7 @@ static void body_join_self(void *arg)
 
 START_TEST(test_join_self)
 {
-	th_run(body_join_self, NULL, NULL);
+	lc_run(body_join_self, NULL, NULL);
 }
 END_TEST
 
@@ -396,7 +398,7 @@ static void body_cancel_sleeping(void *arg)
 
 START_TEST(test_cancel_sleeping)
 {
-	th_run(body_cancel_sleeping, NULL, NULL);
+	lc_run(body_cancel_sleeping, NULL, NULL);
 }
 END_TEST
 
@@ -426,7 +428,7 @@ static void body_cancel_before_start(void *arg)
 
 START_TEST(test_cancel_before_start)
 {
-	th_run(body_cancel_before_start, NULL, NULL);
+	lc_run(body_cancel_before_start, NULL, NULL);
 }
 END_TEST
 
@@ -465,7 +467,7 @@ static void body_cancel_joining(void *arg)
 
 START_TEST(test_cancel_joining)
 {
-	th_run(body_cancel_joining, NULL, NULL);
+	lc_run(body_cancel_joining, NULL, NULL);
 }
 END_TEST
 
@@ -539,7 +541,7 @@ static void body_cancel_wait_for(void *arg)
 
 START_TEST(test_cancel_wait_for)
 {
-	th_run(body_cancel_wait_for, NULL, NULL);
+	lc_run(body_cancel_wait_for, NULL, NULL);
 }
 END_TEST
 
@@ -590,7 +592,7 @@ static void body_cancel_shielded(void *arg)
 
 START_TEST(test_cancel_shielded)
 {
-	th_run(body_cancel_shielded, NULL, NULL);
+	lc_run(body_cancel_shielded, NULL, NULL);
 }
 END_TEST
 
@@ -622,7 +624,7 @@ static void body_cancel_finished(void *arg)
 
 START_TEST(test_cancel_finished)
 {
-	th_run(body_cancel_finished, NULL, NULL);
+	lc_run(body_cancel_finished, NULL, NULL);
 }
 END_TEST
 
@@ -657,7 +659,7 @@ static void body_cancel_swallow(void *arg)
 
 START_TEST(test_cancel_swallow)
 {
-	th_run(body_cancel_swallow, NULL, NULL);
+	lc_run(body_cancel_swallow, NULL, NULL);
 }
 END_TEST
 
@@ -724,7 +726,7 @@ static void body_cancel_sticks(void *arg)
 
 START_TEST(test_cancel_sticks)
 {
-	th_run(body_cancel_sticks, NULL, NULL);
+	lc_run(body_cancel_sticks, NULL, NULL);
 }
 END_TEST
 
@@ -821,7 +823,7 @@ static void body_foreach_dump(void *arg)
 
 START_TEST(test_foreach_dump)
 {
-	th_run(body_foreach_dump, NULL, NULL);
+	lc_run(body_foreach_dump, NULL, NULL);
 }
 END_TEST
 
@@ -855,7 +857,7 @@ static void body_many_sequential(void *arg)
 
 START_TEST(test_many_sequential)
 {
-	th_run(body_many_sequential, NULL, NULL);
+	lc_run(body_many_sequential, NULL, NULL);
 }
 END_TEST
 
@@ -894,7 +896,7 @@ static void body_many_at_once(void *arg)
 
 START_TEST(test_many_at_once)
 {
-	th_run(body_many_at_once, NULL, NULL);
+	lc_run(body_many_at_once, NULL, NULL);
 }
 END_TEST
 
@@ -962,7 +964,7 @@ static void body_pingpong(void *arg)
 
 START_TEST(test_spawn_on_pingpong)
 {
-	th_run_cores(body_pingpong, NULL, 2);
+	lc_run_cores(body_pingpong, NULL, 2);
 }
 END_TEST
 
@@ -988,8 +990,8 @@ static void body_spawn_on_bad_core(void *arg)
 
 START_TEST(test_spawn_on_bad_core)
 {
-	th_run_cores(body_spawn_on_bad_core, NULL, 2);
-	th_run_cores(body_spawn_on_bad_core, NULL, 1);
+	lc_run_cores(body_spawn_on_bad_core, NULL, 2);
+	lc_run_cores(body_spawn_on_bad_core, NULL, 1);
 }
 END_TEST
 
@@ -1027,7 +1029,7 @@ static void body_cancel_other_core(void *arg)
 
 START_TEST(test_cancel_other_core)
 {
-	th_run_cores(body_cancel_other_core, NULL, 2);
+	lc_run_cores(body_cancel_other_core, NULL, 2);
 }
 END_TEST
 
@@ -1039,7 +1041,9 @@ START_TEST(test_outside_eperm)
 	uco_future *f = (uco_future *)0x1;
 	uco_group *g = (uco_group *)0x1;
 	void *res;
+	struct lc_mark m;
 
+	lc_begin(&m, NULL);
 	ck_assert_int_eq(uco_spawn(&t, ret_arg, NULL, NULL), -EPERM);
 	ck_assert_ptr_null(t);
 	t = (uco_task *)0x1;
@@ -1074,6 +1078,7 @@ START_TEST(test_outside_eperm)
 	uco_shield_begin(); /* harmless no-ops */
 	uco_shield_end();
 	ck_assert_ptr_null(uco_fail(-EIO));
+	lc_end(&m);
 }
 END_TEST
 
@@ -1101,7 +1106,7 @@ static void body_run_in_task(void *arg)
 
 START_TEST(test_run_in_task_ebusy)
 {
-	th_run_cores(body_run_in_task, NULL, 2);
+	lc_run_cores(body_run_in_task, NULL, 2);
 }
 END_TEST
 
@@ -1109,8 +1114,10 @@ START_TEST(test_run_bad_config)
 {
 	uco_config good, cfg;
 	void *res = (void *)0xdead;
+	struct lc_mark m;
 
 	uco_config_init(&good);
+	lc_begin(&m, &good);
 	ck_assert_int_eq(uco_run(NULL, NULL, &good, NULL), -EINVAL);
 
 #define BAD(field, value)                                                   \
@@ -1136,6 +1143,7 @@ START_TEST(test_run_bad_config)
 	/* And the runtime still starts afterwards (nothing half set up). */
 	ck_assert_int_eq(uco_run(ret_arg, (void *)4, &good, &res), 0);
 	ck_assert_ptr_eq(res, (void *)4);
+	lc_end(&m);
 }
 END_TEST
 
@@ -1156,7 +1164,7 @@ static void body_spawn_bad_args(void *arg)
 
 START_TEST(test_spawn_bad_args)
 {
-	th_run(body_spawn_bad_args, NULL, NULL);
+	lc_run(body_spawn_bad_args, NULL, NULL);
 }
 END_TEST
 
