@@ -30,6 +30,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef union uco_barrier {
 	unsigned char uco_opaque_[48];
 	void *uco_align_;
@@ -63,5 +67,9 @@ UCO_API int uco_barrier_abort(uco_barrier *b);
 UCO_API unsigned uco_barrier_parties(const uco_barrier *b);
 UCO_API unsigned uco_barrier_n_waiting(const uco_barrier *b); /* this round */
 UCO_API bool uco_barrier_broken(const uco_barrier *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -41,6 +41,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_channel uco_channel;
 
 /* Options for uco_channel_create(); NULL means the defaults in brackets. */
@@ -109,5 +113,9 @@ UCO_API size_t uco_channel_len(const uco_channel *ch);
  * the memory until they have run.  NULL is a no-op.
  */
 UCO_API void uco_channel_free(uco_channel *ch);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 #include <uco/common.h>
 #include <uco/task.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * asyncio.gather(*tasks, return_exceptions=True): wait for all n tasks.
  * results[i] gets task i's result (NULL if it failed) and errors[i] 0 or its
@@ -56,5 +60,9 @@ UCO_API int uco_as_completed_create(uco_as_completed **out,
 UCO_API int uco_as_completed_next(uco_as_completed *it, uco_task **t);
 
 UCO_API void uco_as_completed_free(uco_as_completed *it);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -20,6 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #if defined(UCO_BUILDING)
 #define UCO_API __attribute__((visibility("default")))
 #else
@@ -29,5 +33,9 @@
 #define UCO_NSEC_PER_USEC 1000ull
 #define UCO_NSEC_PER_MSEC 1000000ull
 #define UCO_NSEC_PER_SEC 1000000000ull
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

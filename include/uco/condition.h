@@ -33,6 +33,10 @@
 #include <uco/common.h>
 #include <uco/lock.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef union uco_cond {
 	unsigned char uco_opaque_[64];
 	void *uco_align_;
@@ -76,5 +80,9 @@ UCO_API int uco_cond_notify(uco_cond *c, unsigned n);
 
 /* Wake every waiter.  Same results. */
 UCO_API int uco_cond_notify_all(uco_cond *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -20,6 +20,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef union uco_event {
 	unsigned char uco_opaque_[32];
 	void *uco_align_;
@@ -48,5 +52,9 @@ UCO_API bool uco_event_is_set(const uco_event *e);
  * outside a task).
  */
 UCO_API int uco_event_wait(uco_event *e);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

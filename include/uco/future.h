@@ -7,6 +7,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_future uco_future;
 
 /* Create a pending future on the caller's core.  Returns 0, -ENOMEM, -EPERM. */
@@ -31,5 +35,9 @@ UCO_API bool uco_future_done(const uco_future *f);
  * woken waiters have run (they got the outcome when woken).  NULL is a
  * no-op. */
 UCO_API void uco_future_free(uco_future *f);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -48,6 +48,10 @@
 #include <uco/common.h>
 #include <uco/task.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_gen uco_gen;
 
 /*
@@ -100,5 +104,9 @@ UCO_API uco_task *uco_gen_task(const uco_gen *g);
 
 /* True once the producer has ended (and its outcome is known). */
 UCO_API bool uco_gen_done(const uco_gen *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

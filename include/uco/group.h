@@ -13,6 +13,10 @@
 #include <uco/common.h>
 #include <uco/task.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_group uco_group;
 
 /* Create an empty group on the caller's core.  Returns 0, -ENOMEM, -EPERM. */
@@ -41,5 +45,9 @@ UCO_API void uco_group_cancel(uco_group *g);
  * their own).  NULL is a no-op.
  */
 UCO_API void uco_group_free(uco_group *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,10 +11,18 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Set key to value in the running task.  Returns 0, -ENOMEM, -EPERM. */
 UCO_API int uco_local_set(const void *key, void *value);
 
 /* The running task's value for key, or NULL if never set. */
 UCO_API void *uco_local_get(const void *key);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

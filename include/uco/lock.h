@@ -29,6 +29,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef union uco_lock {
 	unsigned char uco_opaque_[32];
 	void *uco_align_;
@@ -106,5 +110,9 @@ static inline void uco_lock_scope_end_(uco_lock **held)
 	     held; uco_lock_scope_end_(&held))
 #define UCO_WITH_LOCK(l, r)                                                   \
 	UCO_WITH_LOCK_(l, r, UCO_LOCK_CAT_(uco_with_lock_held_, __COUNTER__))
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

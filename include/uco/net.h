@@ -17,6 +17,13 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* <netdb.h> defines it only under POSIX feature macros (not -std=c11). */
+struct addrinfo;
+
 /* --- one-shot operations ------------------------------------------------ */
 
 UCO_API int uco_socket(int domain, int type, int protocol);
@@ -157,5 +164,9 @@ UCO_API void uco_mrecv_release(uco_mrecv *r, uco_buf *buf);
  * (once the kernel has let go of it).  Does not close fd.  On the
  * receiver's core only (elsewhere it aborts).  NULL: no-op. */
 UCO_API void uco_mrecv_close(uco_mrecv *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -43,6 +43,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_pool uco_pool;
 typedef struct uco_job uco_job;
 
@@ -139,5 +143,9 @@ UCO_API int uco_pool_stop(uco_pool *p, uco_pool_stop_mode mode);
  * handles stay valid.  NULL is a no-op.
  */
 UCO_API void uco_pool_free(uco_pool *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

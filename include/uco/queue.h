@@ -31,6 +31,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_queue uco_queue;
 
 typedef enum uco_queue_kind {
@@ -129,5 +133,9 @@ UCO_API bool uco_queue_full(const uco_queue *q);      /* never if unbounded */
 UCO_API bool uco_queue_is_shutdown(const uco_queue *q);
 /* Items put and not yet counted by uco_queue_task_done(). */
 UCO_API size_t uco_queue_unfinished(const uco_queue *q);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -25,6 +25,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_ratelimit uco_ratelimit;
 
 /* Options for uco_ratelimit_create(); NULL or zeroed means the defaults. */
@@ -66,5 +70,9 @@ UCO_API uint64_t uco_ratelimit_tokens(uco_ratelimit *rl);
 /* Free rl.  Nobody may be waiting (checked: that aborts with a message).
  * NULL is a no-op. */
 UCO_API void uco_ratelimit_free(uco_ratelimit *rl);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -38,6 +38,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_retry_policy {
 	unsigned max_attempts;   /* calls of op in all; 0 = no limit (5) */
 	uint64_t base_ns;        /* the first retry's cap (100 ms) */
@@ -69,5 +73,9 @@ UCO_API bool uco_retry_default_retryable(int err, void *ctx);
  */
 UCO_API int uco_retry(int (*op)(void *arg), void *arg,
 		      const uco_retry_policy *policy);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

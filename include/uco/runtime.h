@@ -13,6 +13,10 @@
 #include <uco/common.h>
 #include <uco/task.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Runtime configuration.  Always start from uco_config_init(). */
 typedef struct uco_config {
 	unsigned cores;           /* loops to start; 0 = every online CPU (default 1) */
@@ -45,5 +49,9 @@ UCO_API int uco_run(uco_fn main, void *arg, const uco_config *cfg,
 /* Number of loops of the running runtime, and the one the caller runs on. */
 UCO_API unsigned uco_cores(void);
 UCO_API unsigned uco_core_id(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -26,6 +26,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef union uco_sem {
 	unsigned char uco_opaque_[32];
 	void *uco_align_;
@@ -66,5 +70,9 @@ UCO_API unsigned uco_sem_value(const uco_sem *s);
 
 /* True if an acquire would have to wait (asyncio's locked()). */
 UCO_API bool uco_sem_locked(const uco_sem *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -49,6 +49,10 @@
 #include <uco/common.h>
 #include <uco/stream.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_server uco_server;
 
 /*
@@ -165,5 +169,9 @@ typedef struct uco_server_stats {
  * exact; the sum is taken while they run). */
 UCO_API void uco_server_stats_get(const uco_server *srv,
 				  uco_server_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

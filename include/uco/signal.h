@@ -20,8 +20,13 @@
 #define UCO_SIGNAL_H
 
 #include <signal.h>
+#include <sys/select.h> /* sigset_t, also under -std=c11 (POSIX puts it here) */
 
 #include <uco/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Wait for one of the signals in `set` (only SIGINT, SIGTERM and SIGHUP
@@ -30,5 +35,9 @@
  * -ETIMEDOUT.
  */
 UCO_API int uco_signal_wait(const sigset_t *set);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -34,6 +34,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_stream uco_stream;
 
 #define UCO_STREAM_LIMIT (64 * 1024)     /* default limit, as asyncio's */
@@ -215,5 +219,9 @@ UCO_API void uco_stream_abort(uco_stream *s);
 
 /* The socket (still owned by the stream), e.g. for setsockopt(). */
 UCO_API int uco_stream_fd(const uco_stream *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -25,6 +25,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_task uco_task;
 
 /* A task body.  Its return value is the task's result; see uco_fail(). */
@@ -126,5 +130,9 @@ UCO_API size_t uco_tasks_foreach(void (*fn)(uco_task *t, void *ctx), void *ctx);
  * state and what it waits on.  (In debug mode SIGQUIT dumps every core.)
  */
 UCO_API void uco_tasks_dump(int fd);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

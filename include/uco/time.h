@@ -19,6 +19,10 @@
 #include <uco/common.h>
 #include <uco/task.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UCO_TIMEOUT_DEPTH 8
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */
@@ -77,5 +81,9 @@ UCO_API int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg);
  * Otherwise as uco_join().  Suspends.
  */
 UCO_API int uco_wait_for_task(uco_task *t, uint64_t ns, void **result);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
