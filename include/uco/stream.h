@@ -123,7 +123,8 @@ UCO_API ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
  * uco_stream_readuntil() with "\n", except at the end of the stream: as
  * asyncio's readline, the last line is returned even without its "\n"
  * (0 once nothing is left).  -EMSGSIZE leaves the data buffered, as
- * readuntil does (asyncio's readline would discard it).
+ * readuntil does (asyncio's readline would discard it).  Suspends, and is
+ * cut short by cancellation and timeouts, as uco_stream_readuntil().
  */
 UCO_API ssize_t uco_stream_readline(uco_stream *s, void *buf, size_t cap);
 
@@ -151,14 +152,15 @@ UCO_API ssize_t uco_stream_peek(uco_stream *s, size_t min, const void **data);
  * were dropped.  Does not suspend. */
 UCO_API size_t uco_stream_consume(uco_stream *s, size_t n);
 
-/* Bytes readable without suspending. */
+/* Bytes readable without suspending.  Does not suspend. */
 UCO_API size_t uco_stream_buffered(const uco_stream *s);
 
 /* True once the peer has closed and everything buffered was read
- * (asyncio's at_eof()). */
+ * (asyncio's at_eof()).  Does not suspend. */
 UCO_API bool uco_stream_at_eof(const uco_stream *s);
 
-/* After -EPIPE from a read call: how many bytes it handed over. */
+/* After -EPIPE from a read call: how many bytes it handed over.  Does not
+ * suspend. */
 UCO_API size_t uco_stream_partial(const uco_stream *s);
 
 /* --- writing ------------------------------------------------------------ */
@@ -190,7 +192,7 @@ UCO_API int uco_stream_drain(uco_stream *s);
  */
 UCO_API int uco_stream_send(uco_stream *s, const void *buf, size_t n);
 
-/* Bytes written but not yet sent. */
+/* Bytes written but not yet sent.  Does not suspend. */
 UCO_API size_t uco_stream_pending(const uco_stream *s);
 
 /*
