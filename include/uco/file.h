@@ -159,14 +159,17 @@ UCO_API ssize_t uco_write_full(int fd, const void *buf, size_t len,
  * set: a task registers for the core it runs on, and every core that does
  * fixed I/O registers its own.  An earlier set on this core is replaced;
  * n = 0 only unregisters.  Replacing is safe while fixed ops are in flight:
- * the kernel keeps the old set alive until they finish, and they complete
- * on it.
+ * it first hands the kernel every SQE queued on this core, the kernel
+ * keeps the old set alive until those ops finish, and they complete on it.
  *
- * Does not suspend, but it blocks: it makes two io_uring_register(2)
- * calls (unregister, register) on the loop thread, and the kernel pins
- * every page of the buffers during the second, so every task on the core
- * waits for them.  Register once at start-up, not per request.  Not
- * affected by cancellation or timeouts (it has nothing to cut short).
+ * Does not suspend (but for one case: should the kernel refuse that
+ * submission because its completion queue is full, the task lets the loop
+ * reap and then goes on, and other tasks run meanwhile).  It does block:
+ * it makes two io_uring_register(2) calls (unregister, register) on the
+ * loop thread, and the kernel pins every page of the buffers during the
+ * second, so every task on the core waits for them.  Register once at
+ * start-up, not per request.  Not affected by cancellation or timeouts
+ * (it has nothing to cut short).
  *
  * Returns 0; -EPERM outside a task; -EFAULT for NULL bufs with n > 0; or
  * the error of io_uring_register(2): -ENOMEM (past RLIMIT_MEMLOCK, without
