@@ -138,7 +138,8 @@ UCO_API size_t uco_queue_maxsize(const uco_queue *q); /* 0 = unbounded */
 UCO_API bool uco_queue_empty(const uco_queue *q);
 UCO_API bool uco_queue_full(const uco_queue *q);      /* never if unbounded */
 UCO_API bool uco_queue_is_shutdown(const uco_queue *q);
-/* Items put and not yet counted by uco_queue_task_done(). */
+/* Items put and not yet counted by uco_queue_task_done().  Does not
+ * suspend. */
 UCO_API size_t uco_queue_unfinished(const uco_queue *q);
 
 #ifdef __cplusplus

@@ -66,14 +66,17 @@ UCO_API int uco_stream_open(uco_stream **out, int fd,
  * asyncio.open_connection(host, port): resolve host:port, connect to each
  * address in turn until one accepts (see uco_connect_tcp(), which sets
  * TCP_NODELAY), and wrap the socket.  Suspends.  Returns 0 with *out set,
- * or the error of the last address tried (-ECONNREFUSED, -ETIMEDOUT...),
- * -ENOENT for an unknown host, -ECANCELED...
+ * to close with uco_stream_close(); or the error of the last address tried
+ * (-ECONNREFUSED, -ETIMEDOUT...), -ENOENT for an unknown host, -ENOMEM;
+ * -ECANCELED / -ETIMEDOUT when cancelled or timed out, with no socket left
+ * open.
  */
 UCO_API int uco_open_connection(uco_stream **out, const char *host,
 				const char *port, const uco_stream_opts *opts);
 
 /* The same over a Unix stream socket (a path starting with '@' is in the
- * abstract namespace). */
+ * abstract namespace; see uco_connect_unix()).  Suspends; the same
+ * results, cancellation and timeouts, -ENOENT for no such socket. */
 UCO_API int uco_open_unix_connection(uco_stream **out, const char *path,
 				     const uco_stream_opts *opts);
 
@@ -215,11 +218,12 @@ UCO_API int uco_stream_write_eof(uco_stream *s);
  */
 UCO_API int uco_stream_close(uco_stream *s);
 
-/* Close at once, dropping anything not drained (asyncio's abort()).
- * NULL: no-op. */
+/* Close at once, dropping anything not drained (asyncio's abort()): the
+ * socket is closed and the stream freed.  Does not suspend.  NULL: no-op. */
 UCO_API void uco_stream_abort(uco_stream *s);
 
-/* The socket (still owned by the stream), e.g. for setsockopt(). */
+/* The socket (still owned by the stream), e.g. for setsockopt().  Does
+ * not suspend. */
 UCO_API int uco_stream_fd(const uco_stream *s);
 
 #ifdef __cplusplus

@@ -25,7 +25,7 @@ extern "C" {
 
 #define UCO_TIMEOUT_DEPTH 8
 
-/* CLOCK_MONOTONIC now, in nanoseconds. */
+/* CLOCK_MONOTONIC now, in nanoseconds.  Does not suspend; works anywhere. */
 UCO_API uint64_t uco_now(void);
 
 /*
