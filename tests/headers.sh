@@ -2,8 +2,8 @@
 # Every public header stands alone: `#include <uco/X.h>` as the only line of
 # a file compiles without a warning
 #
-#   - as C11 and as GNU C17, with -Wall -Wextra -Werror;
-#   - as C++17, with -Wall -Wextra -Werror;
+#   - as C11 and as GNU C17, with -Wall -Wextra -Wpedantic -Werror;
+#   - as C++17, with -Wall -Wextra -Wpedantic -Werror;
 #
 # and every header that declares a call wraps its declarations in
 # extern "C", so a C++ program links against the C library.  The headers are
@@ -32,7 +32,7 @@ check() { # header language-flags... (the compiler is the first flag)
 	local h=$1 out
 	shift
 	if ! out=$(printf '#include <uco/%s>\n' "$h" |
-		"$@" -Wall -Wextra -Werror -I "$inc" -fsyntax-only - 2>&1); then
+		"$@" -Wall -Wextra -Wpedantic -Werror -I "$inc" -fsyntax-only - 2>&1); then
 		echo "FAIL $h ($*):"
 		printf '%s\n' "$out" | head -n 20
 		failed=1
