@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The library as a user gets it: installed (meson install into a temporary
 # DESTDIR), found through pkg-config, and linked into a C++17 program
-# (tests/cxx_consumer.cpp) that spawns, sleeps and joins.  Fails if the
+# (tests/cxx_consumer.cpp) that spawns, sleeps and joins, once against
+# libuco.so and once against libuco.a.  Fails if the
 # install lacks the headers, the library or uco.pc, if the C++ program
 # does not compile or link against them (no extern "C", a header missing
 # from the install), or if it does not run.
@@ -79,5 +80,29 @@ if [[ $lib != "$libdir"/* ]]; then
 fi
 "$dest/cxx_consumer" || {
 	echo "install: FAIL: the C++17 program failed (exit $?)"
+	exit 1
+}
+
+# Linked statically against libuco.a, with the libraries uco.pc lists for
+# a static link (Requires.private: liburing, jemalloc).
+if ! cflags=$(pkg-config --cflags uco) ||
+	! slibs=$(pkg-config --static --libs uco); then
+	echo "install: FAIL: pkg-config --static --libs uco"
+	exit 1
+fi
+slibs=${slibs/-luco/-l:libuco.a}
+echo "install: static: $slibs"
+# shellcheck disable=SC2086 # word lists
+if ! "${cxx[@]}" -std=c++17 -Wall -Wextra -Werror ${UCO_CXXFLAGS:-} \
+	$cflags "$src" $slibs -o "$dest/cxx_consumer-static"; then
+	echo "install: FAIL: the C++17 program does not link against libuco.a"
+	exit 1
+fi
+if ldd "$dest/cxx_consumer-static" | grep -q 'libuco\.so'; then
+	echo "install: FAIL: the static build still loads libuco.so"
+	exit 1
+fi
+"$dest/cxx_consumer-static" || {
+	echo "install: FAIL: the statically linked C++17 program failed (exit $?)"
 	exit 1
 }
