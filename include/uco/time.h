@@ -98,9 +98,10 @@ UCO_API uint64_t uco_deadline(void);
  * caller's: an outer scope with a nearer deadline cuts fn's calls short
  * first, and fn's -ETIMEDOUT is then returned as it is (the outer scope
  * reports it).  The caller's own cancellation is not turned into a
- * timeout: fn's calls return -ECANCELED, and so does wait_for unless this
- * scope had already cut one short.  What fn owns stays fn's business: a
- * call cut short releases its buffers before it returns.
+ * timeout: fn's calls return -ECANCELED, and wait_for returns what fn
+ * returns (-ETIMEDOUT only if this scope had already cut one of fn's calls
+ * short).  arg is fn's; a call cut short releases its buffers before it
+ * returns.
  */
 UCO_API int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg);
 
