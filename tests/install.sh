@@ -8,17 +8,26 @@
 # from the install), or if it does not run.
 #
 # Usage: install.sh MESON BUILD_DIR CONSUMER_CPP CXX [args...]
+# Without a C++ compiler (no CXX) or meson it reports a skip (exit 77).
 # UCO_CXXFLAGS: more flags for the C++ build (the sanitizers of an ASan
 # build of the library).
 set -u
 
-if (($# < 4)); then
+if (($# < 3)); then
 	echo "usage: install.sh MESON BUILD_DIR CONSUMER_CPP CXX [args...]" >&2
 	exit 2
 fi
 meson=$1 build=$2 src=$3
 shift 3
 cxx=("$@")
+if ((${#cxx[@]} == 0)); then
+	echo "install: no C++ compiler (Debian package g++): not checked"
+	exit 77
+fi
+if ! command -v "$meson" >/dev/null 2>&1; then
+	echo "install: no meson in PATH (Debian package meson): not checked"
+	exit 77
+fi
 
 if ! command -v pkg-config >/dev/null 2>&1; then
 	echo "install: pkg-config not found (Debian package pkg-config)"
