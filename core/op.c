@@ -48,7 +48,7 @@ int uco__op_map_error(const struct uco__op *op)
 		if (op->flags & UCO_OP_CANCELLED)
 			return -ECANCELED;
 		if (op->flags & UCO_OP_FIRED)
-			return -ETIMEDOUT;
+			return uco__timed_out(op->task);
 	}
 	return res;
 }

@@ -15,8 +15,9 @@ void uco__ctx_start(void);
 void uco__ctx_init(struct uco__ctx *ctx, void *lo, size_t size,
 		   void (*entry)(void *), void *arg)
 {
-	/* After uco__switch's `ret` pops the return address, rsp must be
-	 * 16-byte aligned so uco__ctx_start's call enters `entry` aligned. */
+	/* Once uco__switch has popped this frame and its resume address,
+	 * rsp must be 16-byte aligned so uco__ctx_start's call enters
+	 * `entry` aligned. */
 	uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
 	uint64_t *f = (uint64_t *)(top - 64);
 	uint32_t mxcsr;

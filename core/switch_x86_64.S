@@ -22,16 +22,54 @@
  *    32     r15
  *    40     rbx
  *    48     rbp
- *    56     return address
+ *    56     resume address (the return address of the call that saved
+ *           this frame, or uco__ctx_start in a fresh one)
  *
  * A fresh context (uco__ctx_init in switch.c) gets the same frame with the
- * return address pointing at uco__ctx_start, the entry function in r12 and
+ * resume address pointing at uco__ctx_start, the entry function in r12 and
  * its argument in r13.
+ *
+ * Control-flow protection (CET).  Built with -fcf-protection the compiler
+ * defines __CET__ (bit 0: indirect-branch tracking, IBT; bit 1: shadow
+ * stack, SHSTK) and marks each of its objects with a GNU property note
+ * claiming those features.  The linker ANDs the notes of all objects, and a
+ * loader enables a feature only for a program whose every object claims it.
+ * This file writes its own note and claims only what it does:
+ *
+ *   IBT, yes.  Both functions start with an endbr64 landing pad: uco__ctx_start
+ *   is reached by the switch's indirect jump, and uco__switch's address may
+ *   be taken.  The jump that resumes a suspended context lands on a return
+ *   address, which has no endbr64; it carries the `notrack` prefix, as GCC's
+ *   own switch-table jumps do, so it is valid wherever compiled C code is.
+ *
+ *   SHSTK, no.  A shadow stack is one per context: every task would need its
+ *   own, mapped with map_shadow_stack(2) (Linux 6.6+) with a restore token
+ *   on it, and the switch would save the current one (rdsspq), move to the
+ *   target's (rstorssp, then saveprevssp to leave a token on the one it
+ *   left) and pop its own call's entry (incsspq), as boost.context does.
+ *   That is a mapping and a system call per task, a page more memory per
+ *   task (the floor is one page today), and code no machine here can run
+ *   (this kernel and CPU offer no user shadow stacks; Debian 12's glibc 2.36
+ *   never enables them), so it would ship untested.  Claiming SHSTK without
+ *   it would be worse than not claiming it: in a process that enables shadow
+ *   stacks (glibc 2.39+, Linux 6.6+) the first return after a switch would
+ *   find another task's return address and fault.  So the SHSTK bit is never
+ *   set: a program that links uco is not marked shadow-stack compatible, and
+ *   the loader leaves shadow stacks off for it (or, told to insist, refuses
+ *   it), instead of running it with a shadow stack the switch does not move.
+ *
+ * Not including <cet.h> is deliberate: it claims SHSTK whenever the compiler
+ * does.  tests/switch_cet.sh builds this file with -fcf-protection=full and
+ * checks the note and the landing pads.
  */
-#if defined(__CET__)
-#include <cet.h>
+#if defined(__CET__) && (__CET__ & 1)
+#define UCO_ENDBR	endbr64
+#define UCO_NOTRACK	notrack
+#define UCO_PROP_IBT	1
 #else
-#define _CET_ENDBR
+#define UCO_ENDBR
+#define UCO_NOTRACK
+#define UCO_PROP_IBT	0
 #endif
 
 	.text
@@ -40,7 +78,7 @@
 	.hidden	uco__switch
 	.type	uco__switch, @function
 uco__switch:
-	_CET_ENDBR
+	UCO_ENDBR			/* landing pad for indirect calls (IBT) */
 	leaq	-56(%rsp), %rsp		/* frame below the return address */
 	stmxcsr	(%rsp)			/* SSE rounding/exception masks */
 	fnstcw	4(%rsp)			/* x87 precision/rounding control */
@@ -71,16 +109,17 @@ uco__switch:
 	/* An indirect jump, not `ret`: the return-stack predictor expects us
 	 * back at our own caller and would mispredict every switch; the
 	 * indirect-branch predictor learns the ping-pong pattern. */
-	jmp	*%r8
+	UCO_NOTRACK jmp *%r8		/* (no endbr64 there: see the top) */
 2:	ldmxcsr	(%rsp)			/* loading these stalls the pipeline, */
 	fldcw	4(%rsp)			/* so only when they differ */
 	jmp	1b
 	.size	uco__switch, .-uco__switch
 
 /*
- * First code a new context runs, reached by uco__switch's `ret`.  The stack
- * pointer is 16-byte aligned here (uco__ctx_init arranges it), so the call
- * below enters the function with the alignment the ABI promises.  The entry
+ * First code a new context runs, reached by the jump that ends uco__switch
+ * once the frame is popped.  The stack pointer is 16-byte aligned here
+ * (uco__ctx_init arranges it), so the call below enters the function with
+ * the alignment the ABI promises.  The entry
  * function never returns: a finished task switches away for good.
  */
 	.p2align 4
@@ -88,11 +127,30 @@ uco__switch:
 	.hidden	uco__ctx_start
 	.type	uco__ctx_start, @function
 uco__ctx_start:
-	_CET_ENDBR
+	UCO_ENDBR			/* landing pad: the switch jumps here */
 	movq	%r13, %rdi		/* the argument uco__ctx_init stored */
 	xorl	%ebp, %ebp		/* end of the frame chain for debuggers */
 	callq	*%r12
 	ud2				/* unreachable: entry functions never return */
 	.size	uco__ctx_start, .-uco__ctx_start
+
+#if UCO_PROP_IBT
+/*
+ * GNU property note (NT_GNU_PROPERTY_TYPE_0) with one property,
+ * GNU_PROPERTY_X86_FEATURE_1_AND: bit 0 IBT, bit 1 SHSTK.  Only IBT is
+ * claimed, whatever the compiler claims for C (see the top of the file).
+ */
+	.pushsection .note.gnu.property, "a"
+	.p2align 3
+	.long	4			/* n_namesz: "GNU" and its NUL */
+	.long	16			/* n_descsz: the property, 8-byte padded */
+	.long	5			/* n_type: NT_GNU_PROPERTY_TYPE_0 */
+	.asciz	"GNU"			/* n_name */
+	.long	0xc0000002		/* pr_type: GNU_PROPERTY_X86_FEATURE_1_AND */
+	.long	4			/* pr_datasz */
+	.long	UCO_PROP_IBT		/* pr_data: IBT only, never SHSTK */
+	.long	0			/* pr_padding to 8 bytes */
+	.popsection
+#endif
 
 	.section .note.GNU-stack,"",@progbits

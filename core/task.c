@@ -135,6 +135,7 @@ static int task_new(struct uco__loop *home, struct uco__loop *runner,
 	t->cancel_req = false;
 	t->exiting = false;
 	t->ndeadlines = 0;
+	t->deadlines_cut = 0;
 	t->shield = 0;
 	t->heap_idx = 0;
 	t->wait_what = NULL;

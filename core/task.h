@@ -77,11 +77,14 @@ struct uco_task {
 	struct uco__local *locals;      /* task-local values (shared, refcounted) */
 	uint64_t run_start;             /* debug mode: when it was last resumed */
 	uint64_t deadlines[UCO_TIMEOUT_DEPTH]; /* open scopes, absolute ns */
+	uint8_t deadlines_cut;          /* bit i: scope i cut a call short */
 	struct uco__msg msg;            /* cross-core start / done notice */
 	struct uco__node group_node;    /* on its group's member list */
 	struct uco_group *group;
 	char name[32];
 };
+
+_Static_assert(UCO_TIMEOUT_DEPTH <= 8, "deadlines_cut has a bit per scope");
 
 /* The running task of the calling thread, or NULL (scheduler / no loop). */
 static inline struct uco_task *uco__self(void)
@@ -104,6 +107,21 @@ void uco__make_ready(struct uco_task *t, int res);
 static inline uint64_t uco__task_deadline(const struct uco_task *t);
 
 /*
+ * A suspending call of t returns -ETIMEDOUT because a scope expired: mark
+ * every open scope whose deadline has passed as having cut a call short
+ * (uco_timeout_expired()).  Returns -ETIMEDOUT.
+ */
+static inline int uco__timed_out(struct uco_task *t)
+{
+	uint64_t now = uco_now();
+
+	for (unsigned i = 0; i < t->ndeadlines; i++)
+		if (t->deadlines[i] <= now)
+			t->deadlines_cut |= (uint8_t)(1u << i);
+	return -ETIMEDOUT;
+}
+
+/*
  * The checks every suspending call starts with: -EPERM outside a task,
  * -ECANCELED if cancelled and not shielded, -ETIMEDOUT if a scope expired.
  */
@@ -118,7 +136,7 @@ static inline int uco__enter(struct uco_task **out)
 		return -ECANCELED;
 	if (__builtin_expect(t->ndeadlines != 0, 0) &&
 	    uco_now() >= uco__task_deadline(t))
-		return -ETIMEDOUT;
+		return uco__timed_out(t);
 	return 0;
 }
 

@@ -45,7 +45,7 @@ UCO_API int uco_sleep_until(uint64_t deadline)
 	op.task->wait_what = "sleep";
 	r = uco__op_wait(&op, sqe);
 	if (r == -ETIME)
-		return by_scope ? -ETIMEDOUT : 0;
+		return by_scope ? uco__timed_out(op.task) : 0;
 	return r;
 }
 
@@ -84,6 +84,7 @@ UCO_API int uco_timeout_at(uint64_t deadline)
 	if (t->ndeadlines == UCO_TIMEOUT_DEPTH)
 		return -E2BIG;
 	t->deadlines[t->ndeadlines] = deadline;
+	t->deadlines_cut &= (uint8_t)~(1u << t->ndeadlines);
 	return t->ndeadlines++;
 }
 
@@ -105,7 +106,19 @@ UCO_API int uco_timeout_end(int scope)
 		return -EINVAL;
 	expired = uco_now() >= t->deadlines[scope];
 	t->ndeadlines = (uint8_t)scope;
+	t->deadlines_cut &= (uint8_t)((1u << scope) - 1);
 	return expired ? -ETIMEDOUT : 0;
+}
+
+UCO_API int uco_timeout_expired(int scope)
+{
+	struct uco_task *t = uco__self();
+
+	if (!t)
+		return -EPERM;
+	if (scope < 0 || scope >= t->ndeadlines)
+		return -EINVAL;
+	return (t->deadlines_cut >> scope) & 1;
 }
 
 UCO_API uint64_t uco_deadline(void)
@@ -118,13 +131,16 @@ UCO_API uint64_t uco_deadline(void)
 UCO_API int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg)
 {
 	int scope = uco_timeout_begin(ns);
-	int r, e;
+	int r, cut;
 
 	if (scope < 0)
 		return scope;
 	r = fn(arg);
-	e = uco_timeout_end(scope);
-	if (r < 0 && e == -ETIMEDOUT)
+	/* An error is a timeout only if this scope cut one of fn's calls
+	 * short; a deadline that merely passed changes nothing. */
+	cut = uco_timeout_expired(scope);
+	uco_timeout_end(scope);
+	if (r < 0 && cut > 0)
 		return -ETIMEDOUT;
 	return r;
 }

@@ -29,7 +29,10 @@ int uco__block(void (*interrupt)(void *ctx), void *ctx, const char *what)
 	t->wait_ctx = ctx;
 	t->wait_what = what;
 	t->state = UCO_TASK_WAITING;
-	return uco__suspend(t);
+	r = uco__suspend(t);
+	if (r == -ETIMEDOUT) /* the timer armed above fired */
+		uco__timed_out(t);
+	return r;
 }
 
 void uco__wake(struct uco_task *t, int res)

@@ -123,8 +123,11 @@ UCO_API int uco_buffers_register(const struct iovec *bufs, unsigned n)
 		return -EPERM;
 	if (n && !bufs)
 		return -EFAULT;
-	/* Ops in flight keep their buffers' registration alive in the
-	 * kernel, so replacing it under them is safe. */
+	/* Ops the kernel has been given keep their buffers' registration
+	 * alive, so replacing it under them is safe; but a fixed op whose
+	 * SQE is still queued would be prepared against the new set (and
+	 * fail with -EFAULT), so hand the kernel everything queued first. */
+	uco__loop_flush(l);
 	r = io_uring_unregister_buffers(&l->ring);
 	if (r < 0 && r != -ENXIO)
 		return r;

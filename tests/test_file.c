@@ -220,6 +220,63 @@ static void body_fixed(void *arg)
 	ck_assert_int_eq(uco_close(fd), 0);
 }
 
+/*
+ * Replacing the registration while a fixed read is in flight is safe, as
+ * file.h says: the read completes into the buffer it was given, from the
+ * old set, and later fixed ops use the new set.
+ */
+struct fixed_reader {
+	int fd;
+	char *buf;
+	ssize_t r;
+};
+
+static void *fixed_reader_task(void *arg)
+{
+	struct fixed_reader *fr = arg;
+
+	fr->r = uco_read_fixed(fr->fd, fr->buf, 100, -1, 0);
+	return NULL;
+}
+
+static void body_fixed_replace_in_flight(void *arg)
+{
+	static char old_buf[4096], new_buf[4096];
+	struct iovec old_iov = { old_buf, sizeof(old_buf) };
+	struct iovec new_iov = { new_buf, sizeof(new_buf) };
+	struct fixed_reader fr = { .buf = old_buf, .r = 1 };
+	int p[2];
+	uco_task *t;
+
+	memset(old_buf, 0, sizeof(old_buf));
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	fr.fd = p[0];
+	ck_assert_int_eq(uco_buffers_register(&old_iov, 1), 0);
+	ck_assert_int_eq(uco_spawn(&t, fixed_reader_task, &fr, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0); /* the read is in the kernel now */
+	ck_assert_int_eq(fr.r, 1);
+	ck_assert_int_eq(uco_buffers_register(&new_iov, 1), 0);
+	ck_assert_int_eq(write(p[1], "hello", 5), 5);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(fr.r, 5);
+	ck_assert_mem_eq(old_buf, "hello", 5);
+	/* Index 0 is the new buffer now: the old range is outside it. */
+	ck_assert_int_eq(write(p[1], "again", 5), 5);
+	ck_assert_int_eq(uco_read_fixed(p[0], old_buf, 5, -1, 0), -EFAULT);
+	ck_assert_int_eq(uco_read_fixed(p[0], new_buf, 5, -1, 0), 5);
+	ck_assert_mem_eq(new_buf, "again", 5);
+	ck_assert_int_eq(uco_buffers_register(NULL, 0), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+START_TEST(fixed_replace_in_flight)
+{
+	lc_run(body_fixed_replace_in_flight, NULL, NULL);
+}
+END_TEST
+
 START_TEST(fixed)
 {
 	char dir[256];
@@ -508,6 +565,7 @@ static Suite *file_suite(void)
 	tcase_add_test(tc, read_full_pipe);
 	tcase_add_test(tc, vectored);
 	tcase_add_test(tc, fixed);
+	tcase_add_test(tc, fixed_replace_in_flight);
 	tcase_add_test(tc, metadata);
 	tcase_add_test(tc, direct);
 	tcase_add_test(tc, full_device);

@@ -275,6 +275,7 @@ START_TEST(outside_task)
 	ck_assert_int_eq(uco_timeout_begin(MS), -EPERM);
 	ck_assert_int_eq(uco_timeout_at(0), -EPERM);
 	ck_assert_int_eq(uco_timeout_end(0), -EPERM);
+	ck_assert_int_eq(uco_timeout_expired(0), -EPERM);
 	ck_assert_uint_eq(uco_deadline(), UINT64_MAX);
 }
 END_TEST
@@ -601,6 +602,194 @@ START_TEST(scope_future)
 }
 END_TEST
 
+/* ---- uco_timeout_expired: did the scope cut something short? ----------- */
+
+/* A pipe nobody writes to: a read of it waits until cut short. */
+struct quiet_pipe {
+	int fd[2];
+};
+
+static void quiet_pipe_open(struct quiet_pipe *p)
+{
+	ck_assert_int_eq(pipe2(p->fd, O_CLOEXEC), 0);
+}
+
+static void quiet_pipe_close(struct quiet_pipe *p)
+{
+	close(p->fd[0]);
+	close(p->fd[1]);
+}
+
+static int read_quiet(void *arg)
+{
+	char c;
+
+	return (int)uco_read(((struct quiet_pipe *)arg)->fd[0], &c, 1, -1);
+}
+
+/* Open, not cut: 0; the query is for open scopes only. */
+static void body_expired_not_cut(void *arg)
+{
+	int s = uco_timeout_begin(10 * SEC);
+
+	ck_assert_int_eq(s, 0);
+	ck_assert_int_eq(uco_timeout_expired(s), 0);
+	ck_assert_int_eq(uco_nop(), 0);
+	ck_assert_int_eq(uco_sleep(MS), 0);
+	ck_assert_int_eq(uco_timeout_expired(s), 0);
+	ck_assert_int_eq(uco_timeout_expired(s + 1), -EINVAL);
+	ck_assert_int_eq(uco_timeout_expired(-1), -EINVAL);
+	ck_assert_int_eq(uco_timeout_end(s), 0);
+	ck_assert_int_eq(uco_timeout_expired(s), -EINVAL);
+}
+
+START_TEST(expired_not_cut)
+{
+	lc_run(body_expired_not_cut, NULL, NULL);
+}
+END_TEST
+
+/* A deadline that passed with no call made under it: uco_timeout_end()
+ * says -ETIMEDOUT (the deadline passed), uco_timeout_expired() says 0
+ * (nothing was cut short).  The first call made then is cut at once, and
+ * from then on the scope has expired. */
+static void body_expired_passed_uncut(void *arg)
+{
+	int s = uco_timeout_at(uco_now() - MS);
+
+	ck_assert_int_eq(s, 0);
+	ck_assert_int_eq(uco_timeout_expired(s), 0);
+	ck_assert_int_eq(uco_timeout_end(s), -ETIMEDOUT);
+
+	s = uco_timeout_at(uco_now() - MS);
+	ck_assert_int_eq(uco_timeout_expired(s), 0);
+	ck_assert_int_eq(uco_nop(), -ETIMEDOUT);
+	ck_assert_int_eq(uco_timeout_expired(s), 1);
+	ck_assert_int_eq(uco_timeout_end(s), -ETIMEDOUT);
+
+	/* The scope number is reused; the new scope starts uncut. */
+	s = uco_timeout_begin(10 * SEC);
+	ck_assert_int_eq(s, 0);
+	ck_assert_int_eq(uco_timeout_expired(s), 0);
+	ck_assert_int_eq(uco_timeout_end(s), 0);
+}
+
+START_TEST(expired_passed_uncut)
+{
+	lc_run(body_expired_passed_uncut, NULL, NULL);
+}
+END_TEST
+
+/* Every way a scope cuts a call short counts: a kernel op's linked
+ * timeout, a sleep's own timer, a wait on a runtime object. */
+static void body_expired_each_kind(void *arg)
+{
+	struct quiet_pipe p;
+	uco_event e;
+	int s;
+
+	quiet_pipe_open(&p);
+	s = uco_timeout_begin(20 * MS);
+	ck_assert_int_eq(read_quiet(&p), -ETIMEDOUT);
+	ck_assert_int_eq(uco_timeout_expired(s), 1);
+	ck_assert_int_eq(uco_timeout_end(s), -ETIMEDOUT);
+
+	s = uco_timeout_begin(20 * MS);
+	ck_assert_int_eq(uco_sleep(10 * SEC), -ETIMEDOUT);
+	ck_assert_int_eq(uco_timeout_expired(s), 1);
+	ck_assert_int_eq(uco_timeout_end(s), -ETIMEDOUT);
+
+	ck_assert_int_eq(uco_event_init(&e), 0);
+	s = uco_timeout_begin(20 * MS);
+	ck_assert_int_eq(uco_event_wait(&e), -ETIMEDOUT);
+	ck_assert_int_eq(uco_timeout_expired(s), 1);
+	ck_assert_int_eq(uco_timeout_end(s), -ETIMEDOUT);
+	uco_event_destroy(&e);
+	quiet_pipe_close(&p);
+}
+
+START_TEST(expired_each_kind)
+{
+	lc_run(body_expired_each_kind, NULL, NULL);
+}
+END_TEST
+
+/* Nested scopes: only the one whose deadline cut the call has expired. */
+static void body_expired_nested(void *arg)
+{
+	struct quiet_pipe p;
+	int outer, inner;
+
+	quiet_pipe_open(&p);
+	/* The inner one is nearer: it expires, the outer does not. */
+	outer = uco_timeout_begin(10 * SEC);
+	inner = uco_timeout_begin(20 * MS);
+	ck_assert_int_eq(read_quiet(&p), -ETIMEDOUT);
+	ck_assert_int_eq(uco_timeout_expired(inner), 1);
+	ck_assert_int_eq(uco_timeout_expired(outer), 0);
+	ck_assert_int_eq(uco_timeout_end(inner), -ETIMEDOUT);
+	ck_assert_int_eq(uco_timeout_expired(outer), 0);
+	ck_assert_int_eq(uco_nop(), 0);
+	ck_assert_int_eq(uco_timeout_end(outer), 0);
+
+	/* The outer one is nearer: it expires, the inner does not. */
+	outer = uco_timeout_begin(20 * MS);
+	inner = uco_timeout_begin(10 * SEC);
+	ck_assert_int_eq(read_quiet(&p), -ETIMEDOUT);
+	ck_assert_int_eq(uco_timeout_expired(outer), 1);
+	ck_assert_int_eq(uco_timeout_expired(inner), 0);
+	ck_assert_int_eq(uco_timeout_end(inner), 0);
+	ck_assert_int_eq(uco_timeout_expired(outer), 1);
+	ck_assert_int_eq(uco_timeout_end(outer), -ETIMEDOUT);
+	quiet_pipe_close(&p);
+}
+
+START_TEST(expired_nested)
+{
+	lc_run(body_expired_nested, NULL, NULL);
+}
+END_TEST
+
+/* A cancel is not a timeout: a scope around a call cut short by the task's
+ * cancellation has not expired. */
+struct cancelled_in_scope {
+	struct quiet_pipe p;
+	int r, expired;
+};
+
+static void *cancelled_in_scope_task(void *arg)
+{
+	struct cancelled_in_scope *c = arg;
+	int s = uco_timeout_begin(10 * SEC);
+
+	c->r = read_quiet(&c->p);
+	c->expired = uco_timeout_expired(s);
+	uco_timeout_end(s);
+	return NULL;
+}
+
+static void body_expired_not_by_cancel(void *arg)
+{
+	struct cancelled_in_scope c = { .r = 1, .expired = -1 };
+	uco_task *t;
+
+	quiet_pipe_open(&c.p);
+	ck_assert_int_eq(uco_spawn(&t, cancelled_in_scope_task, &c, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0); /* t runs until its read waits */
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	ck_assert_int_eq(c.r, -ECANCELED);
+	ck_assert_int_eq(c.expired, 0);
+	uco_task_release(t);
+	quiet_pipe_close(&c.p);
+}
+
+START_TEST(expired_not_by_cancel)
+{
+	lc_run(body_expired_not_by_cancel, NULL, NULL);
+}
+END_TEST
+
 /* ---- wait_for ---------------------------------------------------------- */
 
 static int sleep_fn(void *arg)
@@ -687,6 +876,92 @@ static void body_wait_for_nested(void *arg)
 START_TEST(wait_for_nested)
 {
 	lc_run(body_wait_for_nested, NULL, NULL);
+}
+END_TEST
+
+/* wait_for turns an error into -ETIMEDOUT only when its own scope cut a
+ * call short, not merely because its deadline has passed: with ns = 0 the
+ * deadline has passed before fn starts. */
+static int nop_fn(void *arg)
+{
+	return uco_nop();
+}
+
+static void body_wait_for_expired_only(void *arg)
+{
+	ck_assert_int_eq(uco_wait_for(0, fail_fast, NULL), -EIO);
+	ck_assert_int_eq(uco_wait_for(0, nop_fn, NULL), -ETIMEDOUT);
+	ck_assert_uint_eq(uco_deadline(), UINT64_MAX);
+}
+
+START_TEST(wait_for_expired_only)
+{
+	lc_run(body_wait_for_expired_only, NULL, NULL);
+}
+END_TEST
+
+/* -E2BIG and -EPERM come without fn being called. */
+static int count_calls(void *arg)
+{
+	++*(int *)arg;
+	return 0;
+}
+
+static void body_wait_for_refused(void *arg)
+{
+	int calls = 0;
+
+	for (int i = 0; i < UCO_TIMEOUT_DEPTH; i++)
+		ck_assert_int_eq(uco_timeout_begin(10 * SEC), i);
+	ck_assert_int_eq(uco_wait_for(MS, count_calls, &calls), -E2BIG);
+	ck_assert_int_eq(calls, 0);
+	ck_assert_int_eq(uco_timeout_end(0), 0);
+	ck_assert_int_eq(uco_wait_for(MS, count_calls, &calls), 0);
+	ck_assert_int_eq(calls, 1);
+}
+
+START_TEST(wait_for_refused)
+{
+	int calls = 0;
+
+	ck_assert_int_eq(uco_wait_for(MS, count_calls, &calls), -EPERM);
+	ck_assert_int_eq(calls, 0);
+	lc_run(body_wait_for_refused, NULL, NULL);
+}
+END_TEST
+
+/* The caller's own cancellation stays a cancellation. */
+struct wait_for_cancelled {
+	struct quiet_pipe p;
+	int r;
+};
+
+static void *wait_for_cancelled_task(void *arg)
+{
+	struct wait_for_cancelled *w = arg;
+
+	w->r = uco_wait_for(10 * SEC, read_quiet, &w->p);
+	return NULL;
+}
+
+static void body_wait_for_caller_cancelled(void *arg)
+{
+	struct wait_for_cancelled w = { .r = 1 };
+	uco_task *t;
+
+	quiet_pipe_open(&w.p);
+	ck_assert_int_eq(uco_spawn(&t, wait_for_cancelled_task, &w, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0); /* t runs until its read waits */
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	ck_assert_int_eq(w.r, -ECANCELED);
+	uco_task_release(t);
+	quiet_pipe_close(&w.p);
+}
+
+START_TEST(wait_for_caller_cancelled)
+{
+	lc_run(body_wait_for_caller_cancelled, NULL, NULL);
 }
 END_TEST
 
@@ -873,11 +1148,23 @@ static Suite *time_suite(void)
 	tcase_add_test(tc, scope_future);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("expired");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, expired_not_cut);
+	tcase_add_test(tc, expired_passed_uncut);
+	tcase_add_test(tc, expired_each_kind);
+	tcase_add_test(tc, expired_nested);
+	tcase_add_test(tc, expired_not_by_cancel);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("wait_for");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, wait_for_sleep);
 	tcase_add_test(tc, wait_for_results);
 	tcase_add_test(tc, wait_for_nested);
+	tcase_add_test(tc, wait_for_expired_only);
+	tcase_add_test(tc, wait_for_refused);
+	tcase_add_test(tc, wait_for_caller_cancelled);
 	tcase_add_test(tc, wait_for_task_in_time);
 	tcase_add_test(tc, wait_for_task_error);
 	tcase_add_test(tc, wait_for_task_timeout);

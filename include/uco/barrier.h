@@ -30,18 +30,22 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef union uco_barrier {
 	unsigned char uco_opaque_[48];
 	void *uco_align_;
 } uco_barrier;
 
-/* Set up b for `parties` tasks (at least 1) on the caller's core.  Returns
- * 0, -EINVAL (b NULL, parties 0 or above INT_MAX), -EPERM (outside
- * uco_run). */
+/* Set up b for `parties` tasks (at least 1) on the caller's core.  Does
+ * not suspend or allocate.  Returns 0, -EINVAL (b NULL, parties 0 or above
+ * INT_MAX), -EPERM (outside uco_run). */
 UCO_API int uco_barrier_init(uco_barrier *b, unsigned parties);
 
-/* Tear b down.  Nobody may be waiting on it (checked: that aborts with a
- * message).  NULL is a no-op. */
+/* Tear b down.  Does not suspend.  Nobody may be waiting on it (checked:
+ * that aborts with a message).  NULL is a no-op. */
 UCO_API void uco_barrier_destroy(uco_barrier *b);
 
 /*
@@ -60,8 +64,14 @@ UCO_API int uco_barrier_reset(uco_barrier *b);
  * -EPIPE.  Returns 0, -EINVAL, -EXDEV.  Does not suspend. */
 UCO_API int uco_barrier_abort(uco_barrier *b);
 
+/* Snapshots, none of which suspends: the parties b was set up for, the
+ * tasks waiting in this round, and whether b is broken. */
 UCO_API unsigned uco_barrier_parties(const uco_barrier *b);
 UCO_API unsigned uco_barrier_n_waiting(const uco_barrier *b); /* this round */
 UCO_API bool uco_barrier_broken(const uco_barrier *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

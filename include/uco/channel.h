@@ -41,6 +41,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_channel uco_channel;
 
 /* Options for uco_channel_create(); NULL means the defaults in brackets. */
@@ -53,16 +57,19 @@ typedef struct uco_channel_opts {
 /*
  * Create a channel holding at least `capacity` items (rounded up to a power
  * of two, at least 2; see uco_channel_capacity()).  Inside the runtime
- * only.  Returns 0,
+ * only.  Does not suspend.  Returns 0 with *out set, to free with
+ * uco_channel_free(),
  * -EINVAL (capacity 0 or above 2^30, no such core), -ENOMEM, -EPERM.
  */
 UCO_API int uco_channel_create(uco_channel **out, size_t capacity,
 			       const uco_channel_opts *opts);
 
 /*
- * Send item, waiting while the channel is full.  Suspends.  Returns 0,
- * -EPIPE (closed, before or while waiting), -EXDEV (an SPSC channel and the
- * caller is not on its sending core), -ECANCELED, -ETIMEDOUT, -EPERM.
+ * Send item, waiting while the channel is full.  Suspends.  Returns 0
+ * (the item is the receiver's now), -EPIPE (closed, before or while
+ * waiting), -EXDEV (an SPSC channel and the caller is not on its sending
+ * core), -ECANCELED / -ETIMEDOUT (cancelled or timed out while waiting),
+ * -EPERM.  On every error nothing was sent: the item stays the caller's.
  */
 UCO_API int uco_channel_send(uco_channel *ch, void *item);
 
@@ -85,7 +92,8 @@ UCO_API int uco_channel_try_recv(uco_channel *ch, void **item);
 /*
  * Receive up to max items (at least one, waiting like uco_channel_recv()
  * while there is none) into items[]: what is there already, in one pass
- * over the ring.  Returns how many (>= 1), or uco_channel_recv()'s errors.
+ * over the ring.  Suspends, as uco_channel_recv() does.  Returns how many
+ * (>= 1), or uco_channel_recv()'s errors (cut short: nothing taken).
  */
 UCO_API long uco_channel_recv_many(uco_channel *ch, void **items, size_t max);
 
@@ -95,10 +103,11 @@ UCO_API long uco_channel_recv_many(uco_channel *ch, void **items, size_t max);
  */
 UCO_API int uco_channel_close(uco_channel *ch);
 
+/* Whether ch has been closed.  Does not suspend. */
 UCO_API bool uco_channel_closed(const uco_channel *ch);
 
 /* The number of slots, and the items in the channel (a snapshot: other
- * cores may change it at once). */
+ * cores may change it at once).  Do not suspend. */
 UCO_API size_t uco_channel_capacity(const uco_channel *ch);
 UCO_API size_t uco_channel_len(const uco_channel *ch);
 
@@ -106,8 +115,12 @@ UCO_API size_t uco_channel_len(const uco_channel *ch);
  * Free the channel.  Nobody may be using it any more (no task in a call on
  * it; a waiter found on the caller's core aborts with a message).  Items
  * still in it are dropped.  Wake-ups still on their way to other cores hold
- * the memory until they have run.  NULL is a no-op.
+ * the memory until they have run.  Does not suspend.  NULL is a no-op.
  */
 UCO_API void uco_channel_free(uco_channel *ch);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

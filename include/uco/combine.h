@@ -11,10 +11,16 @@
 #include <uco/common.h>
 #include <uco/task.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * asyncio.gather(*tasks, return_exceptions=True): wait for all n tasks.
  * results[i] gets task i's result (NULL if it failed) and errors[i] 0 or its
- * error; either array may be NULL.  Returns 0 if every task succeeded, else
+ * error; either array may be NULL.  Suspends until all have finished.  The
+ * caller keeps its references to the tasks (release them after).  Returns
+ * 0 if every task succeeded, else
  * the number of tasks that failed (positive).  If the caller is cancelled
  * (or its timeout scope expires) while waiting, the unfinished tasks are
  * cancelled and joined, and -ECANCELED (or -ETIMEDOUT) is returned, with
@@ -31,7 +37,8 @@ typedef enum uco_wait_mode {
 
 /*
  * asyncio.wait(): wait until `mode` is satisfied or timeout_ns passes
- * (UINT64_MAX: no timeout).  Does not cancel anything.  Returns the number
+ * (UINT64_MAX: no timeout).  Suspends (unless `mode` is already met).
+ * Does not cancel anything, and the caller keeps its references.  Returns the number
  * of finished tasks (check each with uco_task_done()), -ECANCELED,
  * -ETIMEDOUT (an enclosing scope expired), -EINVAL (bad mode), or -E2BIG
  * (a timeout, with UCO_TIMEOUT_DEPTH scopes already open: it needs one).
@@ -44,17 +51,28 @@ typedef struct uco_as_completed uco_as_completed;
 
 /*
  * asyncio.as_completed(): an iterator that hands back the tasks in the order
- * they finish.  The array is copied.  Returns 0 or -ENOMEM.
+ * they finish.  The array is copied; the tasks stay the caller's (keep
+ * their references until the iteration is done).  Does not suspend.
+ * Returns 0 with *out set, to free with uco_as_completed_free(), or
+ * -ENOMEM.
  */
 UCO_API int uco_as_completed_create(uco_as_completed **out,
 				    uco_task *const *tasks, size_t n);
 
 /*
- * Next finished task.  Suspends.  Returns 1 with *t set, 0 when every task
- * has been handed back, -ECANCELED or -ETIMEDOUT.
+ * Next finished task.  Suspends (unless one has finished already).
+ * Returns 1 with *t set, 0 when every task has been handed back,
+ * -ECANCELED or -ETIMEDOUT (cut short: nothing handed back, and the next
+ * call goes on where this one stopped).
  */
 UCO_API int uco_as_completed_next(uco_as_completed *it, uco_task **t);
 
+/* Free the iterator (not the tasks).  Does not suspend.  No task may be in
+ * uco_as_completed_next() on it.  NULL is a no-op. */
 UCO_API void uco_as_completed_free(uco_as_completed *it);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

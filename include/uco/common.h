@@ -11,7 +11,15 @@
  *     Suspending calls may only be made from inside a task (inside uco_run);
  *     outside one they return -EPERM.
  *   - A call that fails synchronously never completes asynchronously.
- *   - Objects come back through out-parameters; uco_X_free(NULL) is a no-op.
+ *   - Every call says whether it suspends.  A call that does not suspend is
+ *     not affected by cancellation or timeout scopes: it does its work in
+ *     a cancelled task too.  A suspending call says what a cancel
+ *     (-ECANCELED) or an expired scope (-ETIMEDOUT) leaves behind.
+ *   - Objects come back through out-parameters and belong to the caller
+ *     until their uco_X_free() / uco_X_destroy() / uco_X_close();
+ *     uco_X_free(NULL) is a no-op.  Memory passed in (buffers, paths,
+ *     arrays, items) stays the caller's, and the runtime is done with it
+ *     when the call returns, unless the call says otherwise.
  */
 #ifndef UCO_COMMON_H
 #define UCO_COMMON_H
@@ -19,6 +27,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #if defined(UCO_BUILDING)
 #define UCO_API __attribute__((visibility("default")))
@@ -29,5 +41,9 @@
 #define UCO_NSEC_PER_USEC 1000ull
 #define UCO_NSEC_PER_MSEC 1000000ull
 #define UCO_NSEC_PER_SEC 1000000000ull
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -33,6 +33,10 @@
 #include <uco/common.h>
 #include <uco/lock.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef union uco_cond {
 	unsigned char uco_opaque_[64];
 	void *uco_align_;
@@ -40,16 +44,18 @@ typedef union uco_cond {
 
 /*
  * Set up c on the caller's core, tied to `lock` (initialised, same core),
- * or to a lock of its own if lock is NULL.  Returns 0, -EINVAL (c NULL),
+ * or to a lock of its own if lock is NULL.  Does not suspend.  Returns 0,
+ * -EINVAL (c NULL),
  * -EXDEV (lock of another core), -EPERM (outside uco_run).
  */
 UCO_API int uco_cond_init(uco_cond *c, uco_lock *lock);
 
-/* Tear c down (and its own lock).  Nobody may be waiting on it (checked:
- * that aborts with a message).  NULL is a no-op. */
+/* Tear c down (and its own lock).  Does not suspend.  Nobody may be
+ * waiting on it (checked: that aborts with a message).  NULL is a no-op. */
 UCO_API void uco_cond_destroy(uco_cond *c);
 
-/* The lock c is tied to: take it with uco_lock_lock() or UCO_WITH_LOCK. */
+/* The lock c is tied to (c's, or the caller's passed to init): take it
+ * with uco_lock_lock() or UCO_WITH_LOCK.  Does not suspend. */
 UCO_API uco_lock *uco_cond_lock(uco_cond *c);
 
 /*
@@ -74,7 +80,11 @@ UCO_API int uco_cond_wait_for(uco_cond *c, bool (*pred)(void *ctx),
  * suspend. */
 UCO_API int uco_cond_notify(uco_cond *c, unsigned n);
 
-/* Wake every waiter.  Same results. */
+/* Wake every waiter.  Same results; does not suspend. */
 UCO_API int uco_cond_notify_all(uco_cond *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -20,17 +20,21 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef union uco_event {
 	unsigned char uco_opaque_[32];
 	void *uco_align_;
 } uco_event;
 
-/* Set up e, clear, on the caller's core.  Returns 0, -EINVAL, -EPERM
- * (outside uco_run). */
+/* Set up e, clear, on the caller's core.  Does not suspend.  Returns 0,
+ * -EINVAL, -EPERM (outside uco_run). */
 UCO_API int uco_event_init(uco_event *e);
 
-/* Tear e down.  Nobody may be waiting on it (checked: that aborts with a
- * message).  NULL is a no-op. */
+/* Tear e down.  Does not suspend.  Nobody may be waiting on it (checked:
+ * that aborts with a message).  NULL is a no-op. */
 UCO_API void uco_event_destroy(uco_event *e);
 
 /* Set e and wake every waiter.  Returns how many were woken, or -EINVAL,
@@ -40,13 +44,19 @@ UCO_API int uco_event_set(uco_event *e);
 /* Clear e.  Returns 0, -EINVAL, -EXDEV.  Does not suspend. */
 UCO_API int uco_event_clear(uco_event *e);
 
+/* Whether e is set.  Does not suspend. */
 UCO_API bool uco_event_is_set(const uco_event *e);
 
 /*
  * Wait until e is set.  Suspends (only if e is clear).  Returns 0,
- * -ECANCELED, -ETIMEDOUT, -EINVAL, -EXDEV, -EPERM (would have to wait
- * outside a task).
+ * -ECANCELED, -ETIMEDOUT (cancelled or timed out while waiting: the
+ * waiter leaves the list, see the top), -EINVAL, -EXDEV, -EPERM (would
+ * have to wait outside a task).
  */
 UCO_API int uco_event_wait(uco_event *e);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -48,6 +48,10 @@
 #include <uco/common.h>
 #include <uco/task.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_gen uco_gen;
 
 /*
@@ -87,7 +91,9 @@ UCO_API int uco_gen_yield(uco_gen *g, void *value);
  * Close g and free it (call it once for every generator started, even
  * after the end of the iteration).  Ends the producer as described at the
  * top and waits for it, shielded from the caller's cancellation and
- * timeouts (it has been told to stop).  A value yielded and not taken is
+ * timeouts (it has been told to stop): it suspends until the producer has
+ * ended, and the caller's cancel or scope does not cut it short (a cancel
+ * stays pending for the caller's next call).  A value yielded and not taken is
  * dropped.  Returns 0, or the producer's failure if it failed with
  * something other than -EPIPE / -ECANCELED while closing; -EDEADLK (called
  * by the producer), -EXDEV (other core) or -EPERM (not in a task), in which
@@ -95,10 +101,16 @@ UCO_API int uco_gen_yield(uco_gen *g, void *value);
  */
 UCO_API int uco_gen_close(uco_gen *g);
 
-/* The producer task (to cancel or name it); valid until uco_gen_close(). */
+/* The producer task (to cancel or name it); valid until uco_gen_close(),
+ * and g keeps the reference (do not release it).  Does not suspend. */
 UCO_API uco_task *uco_gen_task(const uco_gen *g);
 
-/* True once the producer has ended (and its outcome is known). */
+/* True once the producer has ended (and its outcome is known).  Does not
+ * suspend. */
 UCO_API bool uco_gen_done(const uco_gen *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,15 +13,21 @@
 #include <uco/common.h>
 #include <uco/task.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_group uco_group;
 
-/* Create an empty group on the caller's core.  Returns 0, -ENOMEM, -EPERM. */
+/* Create an empty group on the caller's core.  Does not suspend.  Returns
+ * 0 with *out set, to free with uco_group_free(); -ENOMEM, -EPERM. */
 UCO_API int uco_group_create(uco_group **out);
 
 /*
  * Spawn fn(arg) into g on the caller's core.  *out (optional) receives an
- * extra reference for the caller.  -ECANCELED if the group is already
- * failing or cancelled; otherwise as uco_spawn().
+ * extra reference for the caller (release it; the group holds its own).
+ * Does not suspend.  -ECANCELED if the group is already failing or
+ * cancelled; otherwise as uco_spawn().
  */
 UCO_API int uco_group_spawn(uco_group *g, uco_task **out, uco_fn fn, void *arg,
 			    const uco_spawn_opts *opts);
@@ -33,13 +39,17 @@ UCO_API int uco_group_spawn(uco_group *g, uco_task **out, uco_fn fn, void *arg,
  */
 UCO_API int uco_group_wait(uco_group *g);
 
-/* Cancel every member; does not wait. */
+/* Cancel every member; does not suspend or wait (uco_group_wait() does). */
 UCO_API void uco_group_cancel(uco_group *g);
 
 /*
  * Free g.  Members still running are cancelled and detached (they finish on
- * their own).  NULL is a no-op.
+ * their own).  Does not suspend.  NULL is a no-op.
  */
 UCO_API void uco_group_free(uco_group *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,10 +11,24 @@
 
 #include <uco/common.h>
 
-/* Set key to value in the running task.  Returns 0, -ENOMEM, -EPERM. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Set key to value in the running task.  Keys are compared by address (use
+ * the address of a static object you own); value is stored as it is,
+ * never copied or freed.  Does not suspend.  Returns 0, -ENOMEM, -EPERM
+ * (outside a task).
+ */
 UCO_API int uco_local_set(const void *key, void *value);
 
-/* The running task's value for key, or NULL if never set. */
+/* The running task's value for key, or NULL if never set (or outside a
+ * task).  Does not suspend. */
 UCO_API void *uco_local_get(const void *key);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -29,17 +29,21 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef union uco_lock {
 	unsigned char uco_opaque_[32];
 	void *uco_align_;
 } uco_lock;
 
-/* Set up l, unlocked, on the caller's core.  Does not allocate.  Returns 0,
- * -EINVAL (l NULL), -EPERM (outside uco_run). */
+/* Set up l, unlocked, on the caller's core.  Does not allocate or
+ * suspend.  Returns 0, -EINVAL (l NULL), -EPERM (outside uco_run). */
 UCO_API int uco_lock_init(uco_lock *l);
 
-/* Tear l down.  Nobody may be waiting on it (checked: that aborts with a
- * message); it may still be locked.  NULL is a no-op. */
+/* Tear l down.  Does not suspend.  Nobody may be waiting on it (checked:
+ * that aborts with a message); it may still be locked.  NULL is a no-op. */
 UCO_API void uco_lock_destroy(uco_lock *l);
 
 /*
@@ -58,6 +62,7 @@ UCO_API int uco_lock_try_lock(uco_lock *l);
  * locked), -EINVAL, -EXDEV.  Does not suspend. */
 UCO_API int uco_lock_unlock(uco_lock *l);
 
+/* Whether some task holds l.  Does not suspend. */
 UCO_API bool uco_lock_locked(const uco_lock *l);
 
 /*
@@ -106,5 +111,9 @@ static inline void uco_lock_scope_end_(uco_lock **held)
 	     held; uco_lock_scope_end_(&held))
 #define UCO_WITH_LOCK(l, r)                                                   \
 	UCO_WITH_LOCK_(l, r, UCO_LOCK_CAT_(uco_with_lock_held_, __COUNTER__))
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,11 +2,17 @@
  * uco/net.h — sockets on io_uring: TCP (IPv4, IPv6), Unix stream sockets,
  * UDP; multishot accept; multishot receive into a provided buffer ring.
  *
- * The conventions of uco/file.h hold: each suspending call is one SQE,
- * returns its result or a negative errno, and honours cancellation
- * (-ECANCELED) and timeout scopes (-ETIMEDOUT).  Sockets are created with
- * SOCK_CLOEXEC; sends always add MSG_NOSIGNAL, so a peer that went away is
- * -EPIPE for that call, never a SIGPIPE for the process.
+ * The conventions at the top of uco/file.h hold for every call here that
+ * is one io_uring op (the one-shot operations): it suspends until its CQE,
+ * returns its result or a negative errno, -EPERM outside a task; the
+ * task's cancellation cuts it short with -ECANCELED and a timeout scope
+ * with -ETIMEDOUT, and an op the kernel completed anyway returns its
+ * result (an accepted fd, a count of bytes sent), so nothing is lost or
+ * leaked; its buffers are the caller's again when it returns, whatever it
+ * returns.  Each call below says where it differs.  Sockets are created
+ * with SOCK_CLOEXEC and belong to the caller (close them with uco_close());
+ * sends always add MSG_NOSIGNAL, so a peer that went away is -EPIPE for
+ * that call, never a SIGPIPE for the process.
  */
 #ifndef UCO_NET_H
 #define UCO_NET_H
@@ -17,33 +23,119 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* <netdb.h> defines it only under POSIX feature macros (not -std=c11). */
+struct addrinfo;
+
 /* --- one-shot operations ------------------------------------------------ */
 
+/*
+ * socket(2) through the ring (IORING_OP_SOCKET), SOCK_CLOEXEC added.
+ * Suspends.  Returns the new socket, the caller's; or socket's error
+ * (-EAFNOSUPPORT, -EPROTONOSUPPORT, -EMFILE...).  Cancelled or timed out:
+ * -ECANCELED / -ETIMEDOUT, or the socket if the kernel had made it.
+ */
 UCO_API int uco_socket(int domain, int type, int protocol);
+
+/*
+ * connect(2) fd to addr (len bytes).  Suspends until connected or refused.
+ * Returns 0; -EFAULT for a NULL addr; or connect's error (-ECONNREFUSED,
+ * -ENETUNREACH, -ETIMEDOUT from TCP itself...).  addr is the caller's.
+ * Cancelled or timed out: -ECANCELED / -ETIMEDOUT, and the socket's state
+ * is then unknown (a connect may still be in progress): close it.
+ */
 UCO_API int uco_connect(int fd, const struct sockaddr *addr, socklen_t len);
-/* addr/len may be NULL.  flags: SOCK_NONBLOCK (SOCK_CLOEXEC is added). */
+
+/*
+ * accept4(2) one connection on the listening socket fd.  addr/len may be
+ * NULL (len must be given with addr: -EFAULT); flags: SOCK_NONBLOCK
+ * (SOCK_CLOEXEC is added; others: -EINVAL).  Suspends until a connection
+ * comes.  Returns the connection's fd, the caller's; or accept's error
+ * (-EMFILE, -ENFILE, -ENOBUFS, -EINVAL when fd does not listen...).
+ * Cancelled or timed out: -ECANCELED / -ETIMEDOUT with no connection
+ * taken, or the fd of one the kernel had accepted already.
+ */
 UCO_API int uco_accept(int fd, struct sockaddr *addr, socklen_t *len,
 		       int flags);
+
+/*
+ * recv(2) up to len bytes into buf, with recv's flags.  Suspends until data
+ * (or the end of the stream) comes.  Returns the count, 0 when the peer
+ * has closed (or for len 0), or recv's error (-ECONNRESET, -EAGAIN with
+ * MSG_DONTWAIT...).  Cancelled or timed out: -ECANCELED / -ETIMEDOUT with
+ * nothing consumed, or the count of bytes already received.
+ */
 UCO_API ssize_t uco_recv(int fd, void *buf, size_t len, int flags);
+
+/*
+ * send(2) up to len bytes from buf, with send's flags and MSG_NOSIGNAL.
+ * Suspends while the socket buffer is full (the kernel retries a blocking
+ * socket itself).  Returns the count sent, which may be short; or send's
+ * error (-EPIPE, -ECONNRESET...).  Cancelled or timed out: -ECANCELED /
+ * -ETIMEDOUT with nothing sent, or the count of bytes already sent.
+ */
 UCO_API ssize_t uco_send(int fd, const void *buf, size_t len, int flags);
-/* Send all len bytes, looping over short sends.  Returns len, or the
- * error that stopped it (then an unknown part may have been sent: the
- * connection is only good for closing). */
+
+/*
+ * Send all len bytes, looping over short sends (uco_send()).  Suspends.
+ * Returns len, or the error that stopped it (then an unknown part may have
+ * been sent: the connection is only good for closing).  Cancellation and
+ * timeouts stop it the same way: -ECANCELED / -ETIMEDOUT, part sent.
+ */
 UCO_API ssize_t uco_send_all(int fd, const void *buf, size_t len, int flags);
+
+/*
+ * recvmsg(2) into *msg (its iovecs, name and control buffers, all the
+ * caller's; the kernel writes msg_namelen, msg_controllen and msg_flags).
+ * Suspends.  Returns the count, 0 at the end of a stream; -EFAULT for a
+ * NULL msg; or recvmsg's error.  Cancellation and timeouts as uco_recv().
+ */
 UCO_API ssize_t uco_recvmsg(int fd, struct msghdr *msg, int flags);
+
+/*
+ * sendmsg(2) of *msg, with MSG_NOSIGNAL.  Suspends.  Returns the count
+ * sent; -EFAULT for a NULL msg; or sendmsg's error (-EMSGSIZE for a
+ * datagram too large...).  msg is only read.  Cancellation and timeouts as
+ * uco_send().
+ */
 UCO_API ssize_t uco_sendmsg(int fd, const struct msghdr *msg, int flags);
+
+/*
+ * recvfrom(2): uco_recvmsg() of one buffer, the sender's address into
+ * from (which may be NULL; with it, fromlen is required: -EFAULT, and is
+ * updated to the address's length).  Same results, cancellation and
+ * timeouts as uco_recvmsg().
+ */
 UCO_API ssize_t uco_recvfrom(int fd, void *buf, size_t len, int flags,
 			     struct sockaddr *from, socklen_t *fromlen);
+
+/*
+ * sendto(2): uco_sendmsg() of one buffer to `to` (NULL on a connected
+ * socket).  Same results, cancellation and timeouts as uco_sendmsg().
+ */
 UCO_API ssize_t uco_sendto(int fd, const void *buf, size_t len, int flags,
 			   const struct sockaddr *to, socklen_t tolen);
 /*
  * Zero-copy send (IORING_OP_SEND_ZC): the kernel sends straight from buf
  * and says when it no longer needs it; the call returns only then, so buf
  * may be reused at once.  Worth it from about 16 KiB up; below
- * UCO_SEND_ZC_MIN it does a plain send instead.
+ * UCO_SEND_ZC_MIN it does a plain send instead.  Suspends (until the
+ * kernel's notification).  Returns the count sent, or send's error, as
+ * uco_send(); cancelled or timed out, it too returns only once the kernel
+ * has let go of buf.
  */
 #define UCO_SEND_ZC_MIN (16 * 1024)
 UCO_API ssize_t uco_send_zc(int fd, const void *buf, size_t len, int flags);
+
+/*
+ * shutdown(2) with how SHUT_RD, SHUT_WR or SHUT_RDWR (others: -EINVAL).
+ * Suspends.  Returns 0 or shutdown's error (-ENOTCONN...).  Cancelled or
+ * timed out: -ECANCELED / -ETIMEDOUT, or 0 if it was done.  Does not close
+ * fd.
+ */
 UCO_API int uco_shutdown(int fd, int how);
 
 /* --- addresses, listeners, connections ----------------------------------- */
@@ -67,26 +159,53 @@ enum {
 /*
  * A listening TCP socket on host:port (host NULL or "" or "*": every
  * address, IPv6 dual-stack where available; port "0": the kernel picks,
- * see uco_local_port()).  SO_REUSEADDR is always set.  Suspends (name
- * resolution).  Returns the fd or a negative errno.
+ * see uco_local_port()).  SO_REUSEADDR is always set; flags are
+ * UCO_LISTEN_* (others: -EINVAL); backlog < 0 means 511.  Suspends (name
+ * resolution, uco_getaddrinfo()); the socket calls themselves do not
+ * block.  Returns the listening fd, the caller's; or -EINVAL (NULL port),
+ * uco_getaddrinfo()'s errors, or bind's and listen's (-EADDRINUSE,
+ * -EACCES...).  Cancelled or timed out while resolving: -ECANCELED /
+ * -ETIMEDOUT, and no socket is left open.
  */
 UCO_API int uco_listen_tcp(const char *host, const char *port, int backlog,
 			   unsigned flags);
 /*
  * A connected TCP socket: resolves host:port and tries every address in
  * turn (as asyncio.open_connection does), returning the first that
- * connects, or the error of the last one.
+ * connects, with TCP_NODELAY set, or the error of the last one.  Suspends.
+ * Returns the fd, the caller's; -EINVAL (NULL host or port);
+ * uco_getaddrinfo()'s errors; or connect's (-ECONNREFUSED...).  Cancelled
+ * or timed out: -ECANCELED / -ETIMEDOUT at once, with no socket left open
+ * (the remaining addresses are not tried).
  */
 UCO_API int uco_connect_tcp(const char *host, const char *port);
-/* A bound UDP socket (host as for uco_listen_tcp). */
+
+/* A bound UDP socket (host and port as for uco_listen_tcp()).  Suspends
+ * (name resolution).  Returns the fd, the caller's, or an error as
+ * uco_listen_tcp() does; cancellation and timeouts likewise. */
 UCO_API int uco_bind_udp(const char *host, const char *port);
 
-/* Unix stream sockets.  A path starting with '@' is in the abstract
- * namespace.  uco_listen_unix() replaces a stale socket file. */
+/*
+ * Unix stream sockets.  A path starting with '@' is in the abstract
+ * namespace; an empty path or one too long for sun_path is -ENAMETOOLONG,
+ * NULL -EINVAL.
+ *
+ * uco_listen_unix(): a listening socket at path (backlog < 0: 511),
+ * replacing a stale socket file (one nobody accepts on).  Does not suspend
+ * (socket, bind and listen do not block) and needs no task; cancellation
+ * does not affect it.  Returns the fd, the caller's, or bind's and
+ * listen's errors (-EADDRINUSE when someone listens there, -EACCES...).
+ *
+ * uco_connect_unix(): a socket connected to path.  Suspends.  Returns the
+ * fd, the caller's, or connect's error (-ENOENT, -ECONNREFUSED...).
+ * Cancelled or timed out: -ECANCELED / -ETIMEDOUT, no socket left open.
+ */
 UCO_API int uco_listen_unix(const char *path, int backlog);
 UCO_API int uco_connect_unix(const char *path);
 
-/* The port a socket is bound to (host byte order), or a negative errno. */
+/* The port a socket is bound to (host byte order), or a negative errno
+ * (getsockname's; -EAFNOSUPPORT for a socket that is not IPv4 or IPv6).
+ * Does not suspend; works outside a task too. */
 UCO_API int uco_local_port(int fd);
 
 /* --- multishot accept ----------------------------------------------------- */
@@ -100,12 +219,30 @@ UCO_API int uco_local_port(int fd);
  */
 typedef struct uco_acceptor uco_acceptor;
 
+/*
+ * An acceptor on listen_fd, which stays the caller's (the acceptor does
+ * not close it).  Does not suspend; the multishot is armed by the first
+ * uco_acceptor_next().  Returns 0 with *out set, to close with
+ * uco_acceptor_close(); -EINVAL (NULL out), -EBADF (listen_fd < 0),
+ * -ENOMEM, -EPERM (not in a task).
+ */
 UCO_API int uco_acceptor_open(uco_acceptor **out, int listen_fd);
-/* The next connection's fd (SOCK_CLOEXEC), or a negative errno.  Suspends. */
+
+/*
+ * The next connection's fd (SOCK_CLOEXEC), the caller's.  Suspends when
+ * none is waiting (a waiting one is returned at once, even in a cancelled
+ * task).  Returns the fd, or the kernel's error once (see above); -EBADF
+ * once the acceptor is closed; -EINVAL (NULL); -EXDEV from another core;
+ * -EPERM outside a task.  Cancelled or timed out while waiting:
+ * -ECANCELED / -ETIMEDOUT, and the multishot stays armed: connections that
+ * come meanwhile wait for the next call, none is lost.
+ */
 UCO_API int uco_acceptor_next(uco_acceptor *a);
 /* Stop accepting: cancels the multishot; connections already accepted but
  * not taken are closed; tasks waiting in uco_acceptor_next() get -EBADF.
- * Does not close listen_fd.  On the acceptor's core only (elsewhere it
+ * Does not close listen_fd.  Does not suspend (the acceptor's memory goes
+ * once the kernel's last CQE for it has come), and cancellation does not
+ * affect it.  On the acceptor's core only (elsewhere it
  * aborts: the multishot lives in that core's ring).  NULL: no-op. */
 UCO_API void uco_acceptor_close(uco_acceptor *a);
 
@@ -119,11 +256,22 @@ UCO_API void uco_acceptor_close(uco_acceptor *a);
  */
 typedef struct uco_bufring uco_bufring;
 
+/*
+ * Create the ring: count * size bytes of buffers, owned by the ring.  Does
+ * not suspend, but registers the ring with one blocking
+ * io_uring_register(2) call on the loop thread.  Returns 0 with *out set,
+ * to free with uco_bufring_free(); -EINVAL (NULL out, count not a power
+ * of two up to 32768, size 0 or above 4 GiB); -ENOMEM; -EOPNOTSUPP (a
+ * kernel without provided buffer rings, before 5.19); -EPERM (not in a
+ * task).
+ */
 UCO_API int uco_bufring_create(uco_bufring **out, unsigned count,
 			       size_t size);
-/* Frees it once the last receiver using it is closed.  NULL: no-op. */
+/* Frees it once the last receiver using it is closed.  Does not suspend.
+ * NULL: no-op. */
 UCO_API void uco_bufring_free(uco_bufring *br);
-/* Buffers currently given to the kernel (free for receives). */
+/* Buffers currently given to the kernel (free for receives); 0 for NULL.
+ * Does not suspend. */
 UCO_API unsigned uco_bufring_available(const uco_bufring *br);
 
 /*
@@ -142,20 +290,38 @@ typedef struct uco_buf {
 	unsigned id; /* internal: the ring slot */
 } uco_buf;
 
+/*
+ * A receiver on the connected socket fd, which stays the caller's (the
+ * receiver does not close it), taking buffers from br (of the same core).
+ * Does not suspend; the multishot is armed by the first uco_mrecv_next().
+ * Returns 0 with *out set, to close with uco_mrecv_close(); -EINVAL (NULL
+ * out or br, or br freed), -EXDEV (br of another core), -EBADF (fd < 0),
+ * -ENOMEM, -EPERM (not in a task).
+ */
 UCO_API int uco_mrecv_open(uco_mrecv **out, int fd, uco_bufring *br);
 /*
  * The next chunk of data: returns its length (> 0) with *buf set, 0 when
  * the peer has closed (end of stream), or a negative errno (-ECONNRESET,
- * -ECANCELED, -ETIMEDOUT...).  Suspends when nothing has arrived.
+ * -ECANCELED, -ETIMEDOUT...).  Suspends when nothing has arrived (data
+ * already queued is returned at once, even in a cancelled task).  The
+ * buffer belongs to the caller until uco_mrecv_release().  Cancelled or
+ * timed out while waiting: -ECANCELED / -ETIMEDOUT, and nothing is lost:
+ * data that arrives meanwhile is queued for the next call.  Also -EBADF
+ * once closed, -EINVAL (NULL), -EXDEV (another core), -EPERM.
  */
 UCO_API ssize_t uco_mrecv_next(uco_mrecv *r, uco_buf *buf);
 /* Give a buffer back to the ring (also allowed after uco_mrecv_close();
  * the receiver is freed once its last buffer is back).  Each buffer
- * exactly once. */
+ * exactly once.  Does not suspend. */
 UCO_API void uco_mrecv_release(uco_mrecv *r, uco_buf *buf);
 /* Cancel the multishot; data received but not taken goes back to the ring
- * (once the kernel has let go of it).  Does not close fd.  On the
+ * (once the kernel has let go of it).  Does not close fd.  Does not
+ * suspend, and cancellation does not affect it.  On the
  * receiver's core only (elsewhere it aborts).  NULL: no-op. */
 UCO_API void uco_mrecv_close(uco_mrecv *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * Run fn(arg) on a pool thread and wait for it.  Suspends.  Returns 0 with
  * *result (if not NULL) set to what fn returned, or a negative errno:
@@ -28,5 +32,9 @@
  */
 UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 			  void (*cleanup)(void *arg, void *result));
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

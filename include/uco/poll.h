@@ -22,6 +22,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * Wait until fd is ready for `events` (POLLIN, POLLOUT, POLLPRI, ...).
  * Suspends.  Returns the ready events (POLLERR and POLLHUP are reported
@@ -29,5 +33,9 @@
  * -ETIMEDOUT under a timeout scope or uco_wait_for, -EBADF.
  */
 UCO_API int uco_poll(int fd, unsigned events);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -43,6 +43,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_pool uco_pool;
 typedef struct uco_job uco_job;
 
@@ -102,6 +106,7 @@ UCO_API int uco_pool_submit(uco_pool *p, uco_job_fn fn, void *arg,
 UCO_API int uco_pool_try_submit(uco_pool *p, uco_job_fn fn, void *arg,
 				uco_job **job);
 
+/* Where j is now.  Does not suspend. */
 UCO_API uco_job_status uco_job_get_status(const uco_job *j);
 
 /*
@@ -120,10 +125,11 @@ UCO_API int uco_job_wait(uco_job *j, uint64_t timeout_ns, void **result);
  */
 UCO_API int uco_job_cancel(uco_job *j);
 
-/* Drop the handle from submit.  NULL is a no-op. */
+/* Drop the handle from submit (the job goes on).  Does not suspend.  NULL
+ * is a no-op. */
 UCO_API void uco_job_release(uco_job *j);
 
-/* The pool's counters now. */
+/* The pool's counters now, into *st.  Does not suspend. */
 UCO_API void uco_pool_get_stats(const uco_pool *p, uco_pool_stats *st);
 
 /*
@@ -136,8 +142,12 @@ UCO_API int uco_pool_stop(uco_pool *p, uco_pool_stop_mode mode);
 
 /*
  * Free a stopped pool (a pool not stopped aborts with a message).  Job
- * handles stay valid.  NULL is a no-op.
+ * handles stay valid.  Does not suspend.  NULL is a no-op.
  */
 UCO_API void uco_pool_free(uco_pool *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -31,6 +31,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_queue uco_queue;
 
 typedef enum uco_queue_kind {
@@ -58,7 +62,8 @@ typedef struct uco_queue_opts {
 } uco_queue_opts;
 
 /*
- * Create a queue on the caller's core.  Returns 0, -EINVAL (bad kind, or a
+ * Create a queue on the caller's core.  Does not suspend.  Returns 0 with
+ * *out set, to free with uco_queue_free(); -EINVAL (bad kind, or a
  * priority queue without cmp, or out NULL), -ENOMEM, -EPERM (outside
  * uco_run).
  */
@@ -68,22 +73,27 @@ UCO_API int uco_queue_create(uco_queue **out, const uco_queue_opts *opts);
  * Free q; items still queued go to the drop callback.  Nobody may be
  * waiting on it (checked: that aborts with a message).  Tasks already woken
  * with their item, their place or the end of a join never look at q again,
- * so q may be freed right after the call that woke them.  NULL is a no-op.
+ * so q may be freed right after the call that woke them.  Does not
+ * suspend.  NULL is a no-op.
  */
 UCO_API void uco_queue_free(uco_queue *q);
 
 /*
- * Put item in q, waiting while q is full.  Suspends.  Returns 0 (the item
- * is q's), -ESHUTDOWN (q was shut down, before or while waiting: the item
- * stays the caller's), -ECANCELED, -ETIMEDOUT, -ENOMEM (unbounded queue
- * could not grow), -EINVAL (q NULL), -EXDEV (other core).
+ * Put item in q, waiting while q is full.  Suspends (only if q is full).
+ * Returns 0 (the item is q's), -ESHUTDOWN (q was shut down, before or
+ * while waiting), -ECANCELED / -ETIMEDOUT (cancelled or timed out while
+ * waiting), -ENOMEM (unbounded queue could not grow), -EINVAL (q NULL),
+ * -EXDEV (other core); on every error the item was not put and stays the
+ * caller's.
  */
 UCO_API int uco_queue_put(uco_queue *q, void *item);
 
 /*
- * Take the next item into *item, waiting while q is empty.  Suspends.
- * Returns 0, -ESHUTDOWN (q was shut down and is empty, or shut down while
- * waiting), -ECANCELED, -ETIMEDOUT, -EINVAL (q or item NULL), -EXDEV.
+ * Take the next item into *item, waiting while q is empty.  Suspends (only
+ * if q is empty).  Returns 0 (the item is the caller's), -ESHUTDOWN (q was
+ * shut down and is empty, or shut down while waiting), -ECANCELED /
+ * -ETIMEDOUT (cancelled or timed out while waiting: nothing taken),
+ * -EINVAL (q or item NULL), -EXDEV.
  */
 UCO_API int uco_queue_get(uco_queue *q, void **item);
 
@@ -98,8 +108,8 @@ UCO_API int uco_queue_try_get(uco_queue *q, void **item);
 /*
  * Count one item taken from q as processed (asyncio's task_done).  Every
  * successful put adds one unfinished item; when task_done has been called
- * for all of them, uco_queue_join() returns.  Returns 0, or -EINVAL if
- * called more times than items were put (or q NULL), -EXDEV.
+ * for all of them, uco_queue_join() returns.  Does not suspend.  Returns 0,
+ * or -EINVAL if called more times than items were put (or q NULL), -EXDEV.
  */
 UCO_API int uco_queue_task_done(uco_queue *q);
 
@@ -122,12 +132,18 @@ UCO_API int uco_queue_join(uco_queue *q);
  */
 UCO_API int uco_queue_shutdown(uco_queue *q, bool immediate);
 
+/* Snapshots; none of them suspends. */
 UCO_API size_t uco_queue_size(const uco_queue *q);    /* items queued */
 UCO_API size_t uco_queue_maxsize(const uco_queue *q); /* 0 = unbounded */
 UCO_API bool uco_queue_empty(const uco_queue *q);
 UCO_API bool uco_queue_full(const uco_queue *q);      /* never if unbounded */
 UCO_API bool uco_queue_is_shutdown(const uco_queue *q);
-/* Items put and not yet counted by uco_queue_task_done(). */
+/* Items put and not yet counted by uco_queue_task_done().  Does not
+ * suspend. */
 UCO_API size_t uco_queue_unfinished(const uco_queue *q);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

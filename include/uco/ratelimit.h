@@ -25,6 +25,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_ratelimit uco_ratelimit;
 
 /* Options for uco_ratelimit_create(); NULL or zeroed means the defaults. */
@@ -36,7 +40,8 @@ typedef struct uco_ratelimit_opts {
 } uco_ratelimit_opts;
 
 /*
- * Create a limiter on the caller's core.  Returns 0, -EINVAL (rate,
+ * Create a limiter on the caller's core.  Does not suspend.  Returns 0
+ * with *out set, to free with uco_ratelimit_free(); -EINVAL (rate,
  * period_ns or burst 0, or burst * period_ns + rate beyond 2^64), -ENOMEM,
  * -EPERM (outside the runtime).
  */
@@ -60,11 +65,16 @@ UCO_API int uco_ratelimit_acquire(uco_ratelimit *rl, uint64_t n);
  */
 UCO_API int uco_ratelimit_try_acquire(uco_ratelimit *rl, uint64_t n);
 
-/* Whole tokens in the bucket now (waiters not counted). */
+/* Whole tokens in the bucket now (waiters not counted).  Does not
+ * suspend. */
 UCO_API uint64_t uco_ratelimit_tokens(uco_ratelimit *rl);
 
-/* Free rl.  Nobody may be waiting (checked: that aborts with a message).
- * NULL is a no-op. */
+/* Free rl.  Does not suspend.  Nobody may be waiting (checked: that
+ * aborts with a message).  NULL is a no-op. */
 UCO_API void uco_ratelimit_free(uco_ratelimit *rl);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -38,6 +38,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_retry_policy {
 	unsigned max_attempts;   /* calls of op in all; 0 = no limit (5) */
 	uint64_t base_ns;        /* the first retry's cap (100 ms) */
@@ -54,20 +58,26 @@ typedef struct uco_retry_policy {
 	void *clock_ctx;
 } uco_retry_policy;
 
-/* Fill p with the defaults in brackets above. */
+/* Fill p with the defaults in brackets above.  Does not suspend. */
 UCO_API void uco_retry_policy_init(uco_retry_policy *p);
 
 /* The default predicate: true for -EAGAIN, -EINTR, -ETIMEDOUT,
- * -ECONNREFUSED, -ECONNRESET, -EBUSY. */
+ * -ECONNREFUSED, -ECONNRESET, -EBUSY.  Does not suspend. */
 UCO_API bool uco_retry_default_retryable(int err, void *ctx);
 
 /*
  * Call op(arg) under policy (NULL: the defaults), as described at the top.
  * Suspends (in op, and between attempts).  Returns op's first non-negative
  * result, or the error that stopped it; -EINVAL (op NULL, multiplier_pct
- * below 100, base_ns 0); -EPERM outside a task.
+ * below 100, base_ns 0); -EPERM outside a task.  Cancellation and timeout
+ * scopes: see "It stops" above (-ECANCELED from op or from the wait ends
+ * it at once).  arg is passed to op as it is and stays the caller's.
  */
 UCO_API int uco_retry(int (*op)(void *arg), void *arg,
 		      const uco_retry_policy *policy);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 #include <uco/common.h>
 #include <uco/task.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Runtime configuration.  Always start from uco_config_init(). */
 typedef struct uco_config {
 	unsigned cores;           /* loops to start; 0 = every online CPU (default 1) */
@@ -27,7 +31,7 @@ typedef struct uco_config {
 	bool debug;               /* debug mode; also enabled by UCO_DEBUG=1 */
 } uco_config;
 
-/* Fill cfg with the defaults. */
+/* Fill cfg with the defaults.  Does not suspend; works anywhere. */
 UCO_API void uco_config_init(uco_config *cfg);
 
 /*
@@ -37,13 +41,22 @@ UCO_API void uco_config_init(uco_config *cfg);
  * ended with uco_fail(), or a negative errno if the runtime could not start
  * (-EINVAL for a bad configuration, -ENOSYS for a kernel without the io_uring
  * features uco needs, with a message on stderr saying which).
- * May not be called from inside a running uco task (-EBUSY).
+ * May not be called from inside a running uco task (-EBUSY).  Not a
+ * suspending call: it blocks the calling thread until main has finished
+ * and the runtime has shut down, and nothing cancels it from outside (a
+ * signal is handled as uco/signal.h says).  cfg is read at start and
+ * stays the caller's; arg is handed to main as it is.
  */
 UCO_API int uco_run(uco_fn main, void *arg, const uco_config *cfg,
 		    void **result);
 
-/* Number of loops of the running runtime, and the one the caller runs on. */
+/* Number of loops of the running runtime, and the one the caller runs on.
+ * Neither suspends. */
 UCO_API unsigned uco_cores(void);
 UCO_API unsigned uco_core_id(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

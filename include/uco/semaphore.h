@@ -26,6 +26,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef union uco_sem {
 	unsigned char uco_opaque_[32];
 	void *uco_align_;
@@ -33,14 +37,14 @@ typedef union uco_sem {
 
 /*
  * Set up s with `value` permits on the caller's core; the bounded variant
- * also makes `value` its ceiling.  Returns 0, -EINVAL (s NULL, or value
- * above INT_MAX), -EPERM (outside uco_run).
+ * also makes `value` its ceiling.  Does not suspend.  Returns 0, -EINVAL
+ * (s NULL, or value above INT_MAX), -EPERM (outside uco_run).
  */
 UCO_API int uco_sem_init(uco_sem *s, unsigned value);
 UCO_API int uco_sem_init_bounded(uco_sem *s, unsigned value);
 
-/* Tear s down.  Nobody may be waiting on it (checked: that aborts with a
- * message).  NULL is a no-op. */
+/* Tear s down.  Does not suspend.  Nobody may be waiting on it (checked:
+ * that aborts with a message).  NULL is a no-op. */
 UCO_API void uco_sem_destroy(uco_sem *s);
 
 /*
@@ -61,10 +65,15 @@ UCO_API int uco_sem_try_acquire(uco_sem *s);
  */
 UCO_API int uco_sem_release(uco_sem *s);
 
-/* Free permits now. */
+/* Free permits now.  Does not suspend. */
 UCO_API unsigned uco_sem_value(const uco_sem *s);
 
-/* True if an acquire would have to wait (asyncio's locked()). */
+/* True if an acquire would have to wait (asyncio's locked()).  Does not
+ * suspend. */
 UCO_API bool uco_sem_locked(const uco_sem *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -38,7 +38,7 @@
  *
  * Cores: the server belongs to the core that started it, its home.  The
  * calls below that change or wait for it are made from a task on home
- * (others: -EXDEV); uco_server_port(), uco_server_stats() and
+ * (others: -EXDEV); uco_server_port(), uco_server_stats_get() and
  * uco_server_home() may be called from any core.  The handler runs on
  * whichever core accepted the connection; to stop the server from there,
  * hand the request to a task on home (e.g. uco_spawn_on(home, ...)).
@@ -49,11 +49,15 @@
 #include <uco/common.h>
 #include <uco/stream.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_server uco_server;
 
 /*
  * A connection handler: serve one client over s, then return.  Its
- * result is only counted (uco_server_stats: completed / failed).
+ * result is only counted (uco_server_stats_get(): completed / failed).
  */
 typedef int (*uco_server_handler)(uco_stream *s, void *arg);
 
@@ -80,9 +84,10 @@ typedef struct uco_server_opts {
  * Listen on host:port (as uco_listen_tcp(): host NULL, "" or "*" for
  * every address; port "0" for one the kernel picks, the same on every
  * core: see uco_server_port()) and start serving.  Suspends (name
- * resolution).  Returns 0 with *out set, or -EINVAL (no handler, bad
- * options), -EADDRINUSE, -ENOENT (unknown host), -ENOMEM, -EPERM (not in
- * a task)...; nothing is left running on failure.
+ * resolution).  Returns 0 with *out set, to free with uco_server_free(),
+ * or -EINVAL (no handler, bad options), -EADDRINUSE, -ENOENT (unknown
+ * host), -ENOMEM, -EPERM (not in a task), -ECANCELED / -ETIMEDOUT (cut
+ * short while resolving)...; nothing is left running on failure.
  */
 UCO_API int uco_start_server(uco_server **out, const char *host,
 			     const char *port, uco_server_handler handler,
@@ -92,7 +97,8 @@ UCO_API int uco_start_server(uco_server **out, const char *host,
  * The same on the Unix stream socket at path (see uco_listen_unix(): a
  * stale socket file is replaced; '@' for the abstract namespace).  Unix
  * sockets have no SO_REUSEPORT, so the cores share one listening socket.
- * The socket file is unlinked when the server stops accepting.
+ * The socket file is unlinked when the server stops accepting.  Does not
+ * suspend (nothing to resolve); the same results otherwise.
  */
 UCO_API int uco_start_unix_server(uco_server **out, const char *path,
 				  uco_server_handler handler, void *arg,
@@ -143,10 +149,10 @@ UCO_API int uco_server_run_until_signal(uco_server *srv, uint64_t grace_ns);
 UCO_API void uco_server_free(uco_server *srv);
 
 /* The TCP port the server listens on (host byte order), or -EAFNOSUPPORT
- * for a Unix socket server. */
+ * for a Unix socket server, -EINVAL for NULL.  Does not suspend. */
 UCO_API int uco_server_port(const uco_server *srv);
 
-/* The core the server was started on. */
+/* The core the server was started on.  Does not suspend. */
 UCO_API unsigned uco_server_home(const uco_server *srv);
 
 typedef struct uco_server_stats {
@@ -161,9 +167,13 @@ typedef struct uco_server_stats {
 	unsigned listening;     /* cores still accepting */
 } uco_server_stats;
 
-/* A snapshot of the counters, summed over the cores (each core's own are
- * exact; the sum is taken while they run). */
+/* A snapshot of the counters into *st, summed over the cores (each core's
+ * own are exact; the sum is taken while they run).  Does not suspend. */
 UCO_API void uco_server_stats_get(const uco_server *srv,
 				  uco_server_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -20,15 +20,27 @@
 #define UCO_SIGNAL_H
 
 #include <signal.h>
+#include <sys/select.h> /* sigset_t, also under -std=c11 (POSIX puts it here) */
 
 #include <uco/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * Wait for one of the signals in `set` (only SIGINT, SIGTERM and SIGHUP
  * may be in it: -EINVAL otherwise, or for an empty set).  Suspends; can be
- * called on any core.  Returns the signal number, -ECANCELED or
- * -ETIMEDOUT.
+ * called on any core.  set stays the caller's; it is read while the task
+ * waits, so keep it unchanged until the call returns.  Returns the signal number, -EPERM outside a task, or
+ * -ECANCELED / -ETIMEDOUT when cancelled or timed out while waiting (the
+ * task stops waiting at once; a signal that comes after that gets the
+ * treatment described above).
  */
 UCO_API int uco_signal_wait(const sigset_t *set);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

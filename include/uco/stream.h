@@ -34,6 +34,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_stream uco_stream;
 
 #define UCO_STREAM_LIMIT (64 * 1024)     /* default limit, as asyncio's */
@@ -62,14 +66,17 @@ UCO_API int uco_stream_open(uco_stream **out, int fd,
  * asyncio.open_connection(host, port): resolve host:port, connect to each
  * address in turn until one accepts (see uco_connect_tcp(), which sets
  * TCP_NODELAY), and wrap the socket.  Suspends.  Returns 0 with *out set,
- * or the error of the last address tried (-ECONNREFUSED, -ETIMEDOUT...),
- * -ENOENT for an unknown host, -ECANCELED...
+ * to close with uco_stream_close(); or the error of the last address tried
+ * (-ECONNREFUSED, -ETIMEDOUT...), -ENOENT for an unknown host, -ENOMEM;
+ * -ECANCELED / -ETIMEDOUT when cancelled or timed out, with no socket left
+ * open.
  */
 UCO_API int uco_open_connection(uco_stream **out, const char *host,
 				const char *port, const uco_stream_opts *opts);
 
 /* The same over a Unix stream socket (a path starting with '@' is in the
- * abstract namespace). */
+ * abstract namespace; see uco_connect_unix()).  Suspends; the same
+ * results, cancellation and timeouts, -ENOENT for no such socket. */
 UCO_API int uco_open_unix_connection(uco_stream **out, const char *path,
 				     const uco_stream_opts *opts);
 
@@ -119,7 +126,8 @@ UCO_API ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
  * uco_stream_readuntil() with "\n", except at the end of the stream: as
  * asyncio's readline, the last line is returned even without its "\n"
  * (0 once nothing is left).  -EMSGSIZE leaves the data buffered, as
- * readuntil does (asyncio's readline would discard it).
+ * readuntil does (asyncio's readline would discard it).  Suspends, and is
+ * cut short by cancellation and timeouts, as uco_stream_readuntil().
  */
 UCO_API ssize_t uco_stream_readline(uco_stream *s, void *buf, size_t cap);
 
@@ -147,14 +155,15 @@ UCO_API ssize_t uco_stream_peek(uco_stream *s, size_t min, const void **data);
  * were dropped.  Does not suspend. */
 UCO_API size_t uco_stream_consume(uco_stream *s, size_t n);
 
-/* Bytes readable without suspending. */
+/* Bytes readable without suspending.  Does not suspend. */
 UCO_API size_t uco_stream_buffered(const uco_stream *s);
 
 /* True once the peer has closed and everything buffered was read
- * (asyncio's at_eof()). */
+ * (asyncio's at_eof()).  Does not suspend. */
 UCO_API bool uco_stream_at_eof(const uco_stream *s);
 
-/* After -EPIPE from a read call: how many bytes it handed over. */
+/* After -EPIPE from a read call: how many bytes it handed over.  Does not
+ * suspend. */
 UCO_API size_t uco_stream_partial(const uco_stream *s);
 
 /* --- writing ------------------------------------------------------------ */
@@ -186,7 +195,7 @@ UCO_API int uco_stream_drain(uco_stream *s);
  */
 UCO_API int uco_stream_send(uco_stream *s, const void *buf, size_t n);
 
-/* Bytes written but not yet sent. */
+/* Bytes written but not yet sent.  Does not suspend. */
 UCO_API size_t uco_stream_pending(const uco_stream *s);
 
 /*
@@ -209,11 +218,16 @@ UCO_API int uco_stream_write_eof(uco_stream *s);
  */
 UCO_API int uco_stream_close(uco_stream *s);
 
-/* Close at once, dropping anything not drained (asyncio's abort()).
- * NULL: no-op. */
+/* Close at once, dropping anything not drained (asyncio's abort()): the
+ * socket is closed and the stream freed.  Does not suspend.  NULL: no-op. */
 UCO_API void uco_stream_abort(uco_stream *s);
 
-/* The socket (still owned by the stream), e.g. for setsockopt(). */
+/* The socket (still owned by the stream), e.g. for setsockopt().  Does
+ * not suspend. */
 UCO_API int uco_stream_fd(const uco_stream *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -25,6 +25,10 @@
 
 #include <uco/common.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct uco_task uco_task;
 
 /* A task body.  Its return value is the task's result; see uco_fail(). */
@@ -46,8 +50,10 @@ typedef enum uco_task_state {
 /*
  * Spawn fn(arg) on the caller's core.  It starts running when the caller
  * next suspends or yields.  *out (if out is not NULL) receives a reference.
- * Returns 0, -ENOMEM, -EINVAL (bad stack size) or -EPERM (not inside
- * uco_run).  The child inherits the caller's task-local values.
+ * Does not suspend, and works in a cancelled task too (the child is not
+ * cancelled with it).  arg is handed to fn as it is.  Returns 0, -ENOMEM,
+ * -EINVAL (bad stack size) or -EPERM (not inside uco_run).  The child
+ * inherits the caller's task-local values.
  */
 UCO_API int uco_spawn(uco_task **out, uco_fn fn, void *arg,
 		      const uco_spawn_opts *opts);
@@ -69,7 +75,8 @@ UCO_API int uco_spawn_on(unsigned core, uco_task **out, uco_fn fn, void *arg,
  */
 UCO_API int uco_join(uco_task *t, void **result);
 
-/* Drop the reference from uco_spawn().  NULL is a no-op. */
+/* Drop the reference from uco_spawn() (the task runs on).  Does not
+ * suspend.  NULL is a no-op. */
 UCO_API void uco_task_release(uco_task *t);
 
 /*
@@ -87,23 +94,28 @@ UCO_API int uco_yield(void);
 /*
  * End the calling task with an error: `return uco_fail(-EIO);`.  err must be
  * negative.  Returns NULL so the task function can return it directly.
+ * Does not suspend.
  */
 UCO_API void *uco_fail(int err);
 
-/* The running task, or NULL outside a task. */
+/* The running task, or NULL outside a task.  No reference is taken.  Does
+ * not suspend. */
 UCO_API uco_task *uco_current(void);
 
-/* True if the running task has been asked to stop (shields do not hide it). */
+/* True if the running task has been asked to stop (shields do not hide it).
+ * Does not suspend. */
 UCO_API bool uco_cancelling(void);
 
 /*
  * Shield the running task from cancellation until the matching
  * uco_shield_end() (they nest).  A cancel that arrives meanwhile is kept and
  * takes effect at the next suspending call after the outermost end.
+ * Neither suspends.  Shields do not hold off timeout scopes.
  */
 UCO_API void uco_shield_begin(void);
 UCO_API void uco_shield_end(void);
 
+/* Introspection; none of these suspends.  t must be a live reference. */
 UCO_API uint64_t uco_task_id(const uco_task *t);     /* unique in the process */
 UCO_API const char *uco_task_name(const uco_task *t); /* valid while t is */
 UCO_API uco_task_state uco_task_get_state(const uco_task *t);
@@ -111,20 +123,27 @@ UCO_API bool uco_task_done(const uco_task *t);
 
 /*
  * The outcome of a finished task without suspending: 0 with *result set, or
- * its error.  -EAGAIN if it has not finished.
+ * its error.  -EAGAIN if it has not finished.  Does not suspend.
  */
 UCO_API int uco_task_outcome(const uco_task *t, void **result);
 
 /*
  * Call fn for every live task on the caller's core (asyncio.all_tasks()).
- * fn must not spawn or release tasks.  Returns the number of tasks visited.
+ * fn must not spawn or release tasks, or suspend; the task pointers are
+ * valid only during fn.  Does not suspend.  Returns the number of tasks
+ * visited.
  */
 UCO_API size_t uco_tasks_foreach(void (*fn)(uco_task *t, void *ctx), void *ctx);
 
 /*
  * Write one line per live task of the caller's core to fd: core, id, name,
  * state and what it waits on.  (In debug mode SIGQUIT dumps every core.)
+ * Does not suspend: it writes with write(2), blocking the core briefly.
  */
 UCO_API void uco_tasks_dump(int fd);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

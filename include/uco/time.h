@@ -19,9 +19,13 @@
 #include <uco/common.h>
 #include <uco/task.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UCO_TIMEOUT_DEPTH 8
 
-/* CLOCK_MONOTONIC now, in nanoseconds. */
+/* CLOCK_MONOTONIC now, in nanoseconds.  Does not suspend; works anywhere. */
 UCO_API uint64_t uco_now(void);
 
 /*
@@ -41,30 +45,63 @@ UCO_API int uco_sleep_until(uint64_t deadline);
 UCO_API int uco_nop(void);
 
 /*
- * Open a timeout scope that expires ns from now (uco_timeout_at(): at an
- * absolute time).  Returns a scope number to pass to uco_timeout_end(), or
- * -E2BIG when UCO_TIMEOUT_DEPTH scopes are already open, or -EPERM outside a
- * task.  Does not suspend.
+ * Open a timeout scope that expires ns from now (uco_timeout_at(): at the
+ * absolute CLOCK_MONOTONIC time `deadline`; one already past makes the next
+ * suspending call return -ETIMEDOUT at once).  Does not suspend, and is not
+ * affected by cancellation.  Returns a scope number to pass to
+ * uco_timeout_expired() and uco_timeout_end(); -E2BIG when
+ * UCO_TIMEOUT_DEPTH scopes are already open in the task; -EPERM outside a
+ * task.  The scope belongs to the calling task: end it in that task, in
+ * the reverse order of opening (ending one ends those opened inside it).
  */
 UCO_API int uco_timeout_begin(uint64_t ns);
 UCO_API int uco_timeout_at(uint64_t deadline);
 
 /*
- * Close the scope `scope` (and any left open inside it).  Returns 0, or
- * -ETIMEDOUT if its deadline has passed (asyncio's Timeout.expired()),
- * -EINVAL if it is not open.
+ * Whether the open scope `scope` has cut a call short: 1 if a suspending
+ * call of this task returned -ETIMEDOUT while the scope's deadline had
+ * passed (the scope, or another open one whose deadline had passed too,
+ * was the reason), 0 if not (yet).  This is asyncio's Timeout.expired(),
+ * what a caller branches on to tell "my timeout stopped the work" from "the
+ * work failed, or finished, after the deadline".  Ask before
+ * uco_timeout_end(), which forgets it.  Does not suspend.  Returns 1 or 0;
+ * -EINVAL if `scope` is not open in this task; -EPERM outside a task.
+ */
+UCO_API int uco_timeout_expired(int scope);
+
+/*
+ * Close the scope `scope` and any left open inside it.  Does not suspend,
+ * and is not affected by cancellation.  Returns 0; -ETIMEDOUT if its
+ * deadline has passed, whether or not it cut anything short (a scope whose
+ * work finished just after the deadline reports -ETIMEDOUT here and 0 from
+ * uco_timeout_expired()); -EINVAL if it is not open; -EPERM outside a
+ * task.  Either 0 or -ETIMEDOUT, the scope is closed.
  */
 UCO_API int uco_timeout_end(int scope);
 
-/* The deadline the running task is under (UINT64_MAX if none). */
+/* The deadline the running task is under (UINT64_MAX if none, or outside a
+ * task).  Does not suspend. */
 UCO_API uint64_t uco_deadline(void);
 
 /*
  * asyncio.wait_for(fn(arg), timeout): run fn(arg) in the calling task inside
- * a timeout scope of ns.  Returns what fn returned, except that a negative
- * result after the deadline passed is reported as -ETIMEDOUT.  For a single
+ * a timeout scope of ns, opened before fn and closed after it.  For a single
  * operation, fn is that operation: it is submitted linked to an
- * IORING_OP_LINK_TIMEOUT.
+ * IORING_OP_LINK_TIMEOUT.  Suspends if fn does (it runs fn directly, in the
+ * caller's task, and adds no suspension of its own).
+ *
+ * Returns what fn returned, except that a negative result is reported as
+ * -ETIMEDOUT when this scope cut one of fn's calls short
+ * (uco_timeout_expired()); a success is returned even if the deadline
+ * passed.  Without calling fn: -E2BIG when UCO_TIMEOUT_DEPTH scopes are
+ * already open in the task, -EPERM outside a task.  The scope nests in the
+ * caller's: an outer scope with a nearer deadline cuts fn's calls short
+ * first, and fn's -ETIMEDOUT is then returned as it is (the outer scope
+ * reports it).  The caller's own cancellation is not turned into a
+ * timeout: fn's calls return -ECANCELED, and wait_for returns what fn
+ * returns (-ETIMEDOUT only if this scope had already cut one of fn's calls
+ * short).  arg is fn's; a call cut short releases its buffers before it
+ * returns.
  */
 UCO_API int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg);
 
@@ -77,5 +114,9 @@ UCO_API int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg);
  * Otherwise as uco_join().  Suspends.
  */
 UCO_API int uco_wait_for_task(uco_task *t, uint64_t ns, void **result);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
