@@ -136,16 +136,18 @@ static int set_int(int fd, int level, int name, int v)
 }
 
 /* socket + options + bind (+ listen when backlog >= 0), synchronously:
- * none of them blocks. */
-static int bind_one(const struct addrinfo *ai, int backlog, unsigned flags)
+ * none of them blocks.  reuseaddr: SO_REUSEADDR before the bind. */
+static int bind_with(const struct addrinfo *ai, int backlog, unsigned flags,
+		     bool reuseaddr)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
 			ai->ai_protocol);
-	int r;
+	int r = 0;
 
 	if (fd < 0)
 		return -errno;
-	r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (reuseaddr)
+		r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	if (r == 0 && ai->ai_family == AF_INET6)
 		r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY,
 			    (flags & UCO_LISTEN_V6ONLY) ? 1 : 0);
@@ -158,11 +160,36 @@ static int bind_one(const struct addrinfo *ai, int backlog, unsigned flags)
 		r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 	if (r == 0 && backlog >= 0 && listen(fd, backlog) < 0)
 		r = -errno;
+	/* Now that nobody else can bind here: SO_REUSEADDR, which the
+	 * connections it accepts inherit, so that their TIME_WAIT remnants
+	 * let the next run bind (the kernel wants it on both sides). */
+	if (r == 0 && !reuseaddr)
+		r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	if (r < 0) {
 		close(fd);
 		return r;
 	}
 	return fd;
+}
+
+static int bind_one(const struct addrinfo *ai, int backlog, unsigned flags)
+{
+	int r;
+
+	if (!(flags & UCO_LISTEN_REUSEPORT))
+		return bind_with(ai, backlog, flags, true);
+	/*
+	 * The first of a group.  Without SO_REUSEADDR the bind fails while
+	 * any other socket is bound to the address, even one that does not
+	 * listen yet: another server starting at this very moment, between
+	 * its bind and its listen, cannot slip in.  It also fails for the
+	 * TIME_WAIT connections an earlier run left on the port; only then
+	 * may SO_REUSEADDR help (it still fails while anything listens).
+	 */
+	r = bind_with(ai, backlog, flags, false);
+	if (r == -EADDRINUSE)
+		r = bind_with(ai, backlog, flags, true);
+	return r;
 }
 
 /* Resolve host:port for binding and bind the first address that works

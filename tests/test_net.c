@@ -639,6 +639,52 @@ static void body_listen_alone(void *arg)
 	}
 	close(twin);
 	close(a);
+	/* Another server between its bind and its listen (bound as a group's
+	 * first is: without SO_REUSEADDR) holds the port against a group's
+	 * first, whose bind with SO_REUSEADDR fails too. */
+	a = uco_listen_tcp("127.0.0.1", "0", 8, UCO_LISTEN_REUSEPORT);
+	ck_assert_int_ge(a, 0);
+	{
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int one = 1;
+
+		port_str(a, port, sizeof(port));
+		ck_assert_int_eq(getsockname(a, (struct sockaddr *)&ss, &len), 0);
+		close(a);
+		b = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(b, 0);
+		ck_assert_int_eq(bind(b, (struct sockaddr *)&ss, len), 0);
+		ck_assert_int_eq(setsockopt(b, SOL_SOCKET, SO_REUSEPORT, &one,
+					    sizeof(one)),
+				 0);
+		ck_assert_int_eq(uco_listen_tcp("127.0.0.1", port, 8,
+						UCO_LISTEN_REUSEPORT),
+				 -EADDRINUSE);
+		close(b);
+	}
+
+	/* A restart: the last run's connections, closed by the server first,
+	 * still hold the port (TIME_WAIT); a group's first gets it. */
+	a = uco_listen_tcp("127.0.0.1", "0", 8, UCO_LISTEN_REUSEPORT);
+	ck_assert_int_ge(a, 0);
+	port_str(a, port, sizeof(port));
+	{
+		char ch;
+		int c = uco_connect_tcp("127.0.0.1", port);
+		int s = uco_accept(a, NULL, NULL, 0);
+
+		ck_assert_int_ge(c, 0);
+		ck_assert_int_ge(s, 0);
+		close(s);                       /* the server closes first */
+		ck_assert_int_eq(uco_recv(c, &ch, 1, 0), 0);
+		close(c);
+	}
+	close(a);
+	a = uco_listen_tcp("127.0.0.1", port, 8, UCO_LISTEN_REUSEPORT);
+	ck_assert_msg(a >= 0, "restart on port %s: %s", port, uco_strerror(a));
+	close(a);
+
 	ck_assert_int_eq(uco_listen_twin(-1, 8), -EBADF);
 	b = uco_socket(AF_UNIX, SOCK_STREAM, 0);
 	ck_assert_int_ge(b, 0);

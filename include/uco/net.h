@@ -74,11 +74,11 @@ enum {
 /*
  * A listening TCP socket on host:port (host NULL or "" or "*": every
  * address, IPv6 dual-stack where available; port "0": the kernel picks,
- * see uco_local_port()).  SO_REUSEADDR is always set (a restart is not
- * refused for connections of the last run still in TIME_WAIT).  Suspends
- * (name resolution).  Returns the fd or a negative errno: -EADDRINUSE when
- * another socket already listens on the address, a resolver error for an
- * unknown host or service (see uco/error.h), -EINVAL for unknown flags.
+ * see uco_local_port()).  Suspends (name resolution).  Returns the fd or
+ * a negative errno: -EADDRINUSE when another socket already listens on
+ * the address, a resolver error for an unknown host or service (see
+ * uco/error.h), -EINVAL for unknown flags.  A restart is not refused for
+ * the connections of the last run still in TIME_WAIT (SO_REUSEADDR).
  *
  * A port is never shared with another program by accident.  Linux lets
  * sockets that all set SO_REUSEPORT share a port when they belong to the
@@ -87,18 +87,22 @@ enum {
  * part of the first one's connections.  So:
  *   - without UCO_LISTEN_REUSEPORT, SO_REUSEPORT is not set at all: the
  *     socket is alone on its address, and nobody can join it;
- *   - with UCO_LISTEN_REUSEPORT, the socket is bound *without* SO_REUSEPORT,
- *     so that the bind fails with -EADDRINUSE when anything listens on the
- *     address (another process's SO_REUSEPORT group included), and
- *     SO_REUSEPORT is set between bind and listen, so that the caller's
- *     own uco_listen_twin() sockets can join it.
- * What this cannot rule out, and why we accept it: (1) two programs that
- * bind the same port in the same few microseconds (each between the
- * other's bind and listen) may both pass the check and share; closing
- * that window would take a lock outside the kernel (a lock file per
- * port), which a crashed server would leave behind.  (2) A program of the
- * same user that sets SO_REUSEPORT itself and binds after us joins our
- * group: the kernel allows it on purpose (same user), and that program
+ *   - with UCO_LISTEN_REUSEPORT, the socket is bound *without*
+ *     SO_REUSEPORT, and first without SO_REUSEADDR either, so that the
+ *     bind fails with -EADDRINUSE when any other socket is bound there
+ *     (another process's SO_REUSEPORT group included, and another server
+ *     between its own bind and listen); SO_REUSEPORT is set between bind
+ *     and listen, so that the caller's own uco_listen_twin() sockets can
+ *     join.  Only if that first bind fails is it tried again with
+ *     SO_REUSEADDR, which gets past TIME_WAIT connections of an earlier
+ *     run but never past a listener.
+ * What this leaves, and why we accept it: (1) two servers that start on
+ * the same port in the same few microseconds *while TIME_WAIT connections
+ * hold it* may both pass the second bind (each before the other listens)
+ * and share; closing that would take a lock outside the kernel (a lock
+ * file per port) that a crashed server leaves behind.  (2) A program of
+ * the same user that sets SO_REUSEPORT itself and binds after we listen
+ * joins our group: the kernel allows that on purpose, and that program
  * asked for it; uco's own listeners never do it.
  */
 UCO_API int uco_listen_tcp(const char *host, const char *port, int backlog,
