@@ -374,7 +374,7 @@ def write_png(path, groups, quick):
         ax.margins(y=0.15)
     fig.suptitle("uco vs peers: medians, bars span the runs" +
                  (" (--quick)" if quick else ""))
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     tmp = path + ".tmp.png"
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
