@@ -33,7 +33,9 @@
  * uco/server.h); there a line is a message, and --read-timeout cuts one
  * that does not arrive whole in time (a client trickling bytes,
  * slowloris).  An echo of bytes has no messages, so --read-timeout needs
- * --lines.
+ * --lines.  (In --lines mode --max-connections is uco_server_opts'
+ * cap: connections past it wait in the kernel's backlog instead of being
+ * closed.)
  *
  * How it works — the shape of any uco server:
  *
@@ -497,8 +499,9 @@ static void usage(FILE *f)
 "  --port PORT             port (default 7000; 0: the kernel picks one)\n"
 "  --cores N               event loops, one per CPU, each with its own\n"
 "                          SO_REUSEPORT listener (default 1; 0: every CPU)\n"
-"  --max-connections N     close connections past N open at once (default:\n"
-"                          no cap)\n"
+"  --max-connections N     close connections past N open at once (with\n"
+"                          --lines: leave them waiting in the backlog;\n"
+"                          default: no cap)\n"
 "  --grace SECONDS         at SIGINT/SIGTERM, how long open connections may\n"
 "                          go on before they are cancelled (default 2)\n"
 "  --recv MODE             multishot (default: one multishot receive per\n"
@@ -508,6 +511,7 @@ static void usage(FILE *f)
 "                          long (default: never)\n"
 "  --lines                 echo whole lines (at most 64 KiB) through\n"
 "                          uco_start_server and a stream per connection\n"
+"                          (instead of --recv)\n"
 "  --read-timeout SECONDS  with --lines: close a connection whose line has\n"
 "                          begun but not ended after this long\n"
 "  -h, --help              this text\n"
@@ -588,6 +592,7 @@ int main(int argc, char **argv)
 	};
 	struct server srv = { .cores = 1, .grace_ns = 2 * UCO_NSEC_PER_SEC };
 	uco_config cfg;
+	bool recv_given = false;
 	int opt, r;
 
 	snprintf(srv.port, sizeof(srv.port), "7000");
@@ -623,6 +628,7 @@ int main(int argc, char **argv)
 						    false);
 			break;
 		case 'r':
+			recv_given = true;
 			if (strcmp(optarg, "multishot") == 0)
 				srv.recv = RECV_MULTISHOT;
 			else if (strcmp(optarg, "oneshot") == 0)
@@ -640,6 +646,9 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if (recv_given && srv.lines)
+		usage_error("--recv and --lines exclude each other (--lines "
+			    "reads through a stream)");
 	if (srv.read_ns && !srv.lines)
 		usage_error("--read-timeout needs --lines (an echo of bytes "
 			    "has no messages to time)");

@@ -215,6 +215,8 @@ usage_error "server: bad --idle-timeout" '^uco-echo-server: --idle-timeout soon:
 	"$try_server" "$server" --idle-timeout soon
 usage_error "server: --read-timeout without --lines" 'needs --lines' \
 	"$try_server" "$server" --read-timeout 1
+usage_error "server: --recv with --lines" 'exclude each other' \
+	"$try_server" "$server" --lines --recv oneshot
 expect 1 '^uco-echo-client: cannot resolve no-such-host\.invalid:7000: Name or service not known$' \
 	"client: unknown host: the resolver's words" \
 	"$client" --host no-such-host.invalid --count 1
