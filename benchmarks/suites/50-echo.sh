@@ -6,7 +6,7 @@
 # take four times the usual limit: five servers at six loads, each
 # repeated.
 
-title echo "echo servers under uco-echo-client (rps: round trips/s; cpu_us: server CPU per round trip)"
+title echo "echo servers under uco-echo-client (rps: round trips/s; cpu_us, client_cpu_us: server and client CPU per round trip)"
 
 if [[ -z $py ]]; then
 	note "no python3: echo benchmark skipped"
