@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2154  # tools/bench sets the variables
+# shellcheck shell=bash disable=SC2154,SC2034  # tools/bench's variables
 # Suite "core", sourced by tools/bench (benchmarks/README.md): uco's own
 # microbenchmarks (every build-release/benchmarks/uco_bench_*, run as they
 # are: they set their own affinity) and the peers they are compared with.

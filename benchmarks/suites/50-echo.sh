@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2154  # tools/bench sets the variables
+# shellcheck shell=bash disable=SC2154,SC2034  # tools/bench's variables
 # Suite "echo", sourced by tools/bench (benchmarks/README.md): uco's echo
 # server against a plain C epoll server, libuv, asyncio and uvloop, all
 # driven by uco-echo-client.  benchmarks/echo_bench.py pins each server to
