@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <uco/error.h>
 #include <uco/net.h>
 #include <uco/offload.h>
 
@@ -72,30 +73,19 @@ static void resolve_abandoned(void *arg, void *result)
 	resolve_free(r);
 }
 
+/* getaddrinfo's result as uco's (uco/error.h): system errors as errnos,
+ * the resolver's own in their range. */
 static int eai_to_errno(int rc, int err)
 {
 	switch (rc) {
 	case 0:
 		return 0;
-	case EAI_NONAME:
-	case EAI_SERVICE:
-#ifdef EAI_NODATA
-	case EAI_NODATA:
-#endif
-#ifdef EAI_ADDRFAMILY
-	case EAI_ADDRFAMILY:
-#endif
-		return -ENOENT;
-	case EAI_AGAIN:
-		return -EAGAIN;
 	case EAI_MEMORY:
 		return -ENOMEM;
-	case EAI_FAMILY:
-		return -EAFNOSUPPORT;
 	case EAI_SYSTEM:
 		return err ? -err : -EIO;
 	default:
-		return -EINVAL;
+		return UCO_EAI(rc);
 	}
 }
 
@@ -146,30 +136,60 @@ static int set_int(int fd, int level, int name, int v)
 }
 
 /* socket + options + bind (+ listen when backlog >= 0), synchronously:
- * none of them blocks. */
-static int bind_one(const struct addrinfo *ai, int backlog, unsigned flags)
+ * none of them blocks.  reuseaddr: SO_REUSEADDR before the bind. */
+static int bind_with(const struct addrinfo *ai, int backlog, unsigned flags,
+		     bool reuseaddr)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
 			ai->ai_protocol);
-	int r;
+	int r = 0;
 
 	if (fd < 0)
 		return -errno;
-	r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-	if (r == 0 && (flags & UCO_LISTEN_REUSEPORT))
-		r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+	if (reuseaddr)
+		r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	if (r == 0 && ai->ai_family == AF_INET6)
 		r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY,
 			    (flags & UCO_LISTEN_V6ONLY) ? 1 : 0);
+	/* Bound without SO_REUSEPORT, so that the bind itself is the check
+	 * that nobody listens here yet (uco/net.h says why); the group is
+	 * opened for our twins only after that. */
 	if (r == 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
 		r = -errno;
+	if (r == 0 && (flags & UCO_LISTEN_REUSEPORT))
+		r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 	if (r == 0 && backlog >= 0 && listen(fd, backlog) < 0)
 		r = -errno;
+	/* Now that nobody else can bind here: SO_REUSEADDR, which the
+	 * connections it accepts inherit, so that their TIME_WAIT remnants
+	 * let the next run bind (the kernel wants it on both sides). */
+	if (r == 0 && !reuseaddr)
+		r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	if (r < 0) {
 		close(fd);
 		return r;
 	}
 	return fd;
+}
+
+static int bind_one(const struct addrinfo *ai, int backlog, unsigned flags)
+{
+	int r;
+
+	if (!(flags & UCO_LISTEN_REUSEPORT))
+		return bind_with(ai, backlog, flags, true);
+	/*
+	 * The first of a group.  Without SO_REUSEADDR the bind fails while
+	 * any other socket is bound to the address, even one that does not
+	 * listen yet: another server starting at this very moment, between
+	 * its bind and its listen, cannot slip in.  It also fails for the
+	 * TIME_WAIT connections an earlier run left on the port; only then
+	 * may SO_REUSEADDR help (it still fails while anything listens).
+	 */
+	r = bind_with(ai, backlog, flags, false);
+	if (r == -EADDRINUSE)
+		r = bind_with(ai, backlog, flags, true);
+	return r;
 }
 
 /* Resolve host:port for binding and bind the first address that works
@@ -191,7 +211,7 @@ static int bind_addr(const char *host, const char *port, int socktype,
 	if (any_host(host))
 		host = NULL;
 	r = uco_getaddrinfo(host, port, &hints, &res);
-	if (r == -ENOENT && host == NULL) {
+	if (UCO_IS_EAI(r) && r != UCO_EAI(EAI_AGAIN) && host == NULL) {
 		hints.ai_flags &= ~AI_ADDRCONFIG; /* e.g. only loopback up */
 		r = uco_getaddrinfo(host, port, &hints, &res);
 	}
@@ -221,6 +241,48 @@ UCO_API int uco_listen_tcp(const char *host, const char *port, int backlog,
 		return -EINVAL;
 	return bind_addr(host, port, SOCK_STREAM, backlog < 0 ? 511 : backlog,
 			 flags);
+}
+
+static int get_int(int fd, int level, int name, int *v)
+{
+	socklen_t len = sizeof(*v);
+
+	return getsockopt(fd, level, name, v, &len) < 0 ? -errno : 0;
+}
+
+UCO_API int uco_listen_twin(int fd0, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd, reuseport = 0, v6only = 0, r;
+
+	if (getsockname(fd0, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	if ((r = get_int(fd0, SOL_SOCKET, SO_REUSEPORT, &reuseport)) < 0)
+		return r;
+	if (!reuseport ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return -EINVAL;
+	if (ss.ss_family == AF_INET6 &&
+	    (r = get_int(fd0, IPPROTO_IPV6, IPV6_V6ONLY, &v6only)) < 0)
+		return r;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (r == 0)
+		r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+	if (r == 0 && ss.ss_family == AF_INET6)
+		r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only);
+	if (r == 0 && bind(fd, (struct sockaddr *)&ss, len) < 0)
+		r = -errno;
+	if (r == 0 && listen(fd, backlog < 0 ? 511 : backlog) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
 }
 
 UCO_API int uco_bind_udp(const char *host, const char *port)

@@ -231,6 +231,8 @@ static void start_conn(struct srv_core *pc, int fd)
 	}
 	uco__stream_init(&c->stream, fd, &srv->opts.stream);
 	c->stream.embedded = true;
+	c->stream.idle_ns = srv->opts.idle_timeout;
+	c->stream.read_ns = srv->opts.read_timeout;
 	c->pc = pc;
 	if (uco_spawn(&c->task, conn_main, c, &so) < 0) {
 		close(fd);
@@ -655,42 +657,6 @@ UCO_API void uco_server_stats_get(const uco_server *srv, uco_server_stats *st)
 
 /* ---- starting ---------------------------------------------------------- */
 
-static int sockopt_int(int fd, int level, int name, int *v)
-{
-	socklen_t len = sizeof(*v);
-
-	return getsockopt(fd, level, name, v, &len) < 0 ? -errno : 0;
-}
-
-/* Another SO_REUSEPORT listener on the very address fd0 is bound to. */
-static int twin_listener(int fd0, int backlog)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int fd, one = 1, v6only = 0, r = 0;
-
-	if (getsockname(fd0, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
-	if (ss.ss_family == AF_INET6 &&
-	    (r = sockopt_int(fd0, IPPROTO_IPV6, IPV6_V6ONLY, &v6only)) < 0)
-		return r;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    (ss.ss_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-			sizeof(v6only)) < 0) ||
-	    bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-	    listen(fd, backlog) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 static int start_common(uco_server **out, const char *host, const char *port,
 			const char *path, uco_server_handler handler,
 			void *arg, const uco_server_opts *opts)
@@ -785,13 +751,18 @@ static int start_common(uco_server **out, const char *host, const char *port,
 		}
 		srv->port = -1;
 	} else {
-		r = uco_listen_tcp(host, port, backlog, UCO_LISTEN_REUSEPORT);
+		/* One core: a plain listener, alone on its port.  Several: a
+		 * SO_REUSEPORT group that only our own twins join (see
+		 * uco_listen_tcp() in uco/net.h: a port another process
+		 * listens on is -EADDRINUSE either way). */
+		r = uco_listen_tcp(host, port, backlog,
+				   n > 1 ? UCO_LISTEN_REUSEPORT : 0);
 		if (r < 0)
 			goto fail;
 		srv->cores[0]->lfd = r;
 		srv->port = uco_local_port(r);
 		for (unsigned i = 1; i < n; i++) {
-			r = twin_listener(srv->cores[0]->lfd, backlog);
+			r = uco_listen_twin(srv->cores[0]->lfd, backlog);
 			if (r < 0)
 				goto fail;
 			srv->cores[i]->lfd = r;

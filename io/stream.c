@@ -11,6 +11,7 @@
 
 #include <uco/net.h>
 #include <uco/stream.h>
+#include <uco/time.h>
 
 #include "core/alloc.h"
 #include "stream_impl.h"
@@ -144,6 +145,47 @@ static int rresize(struct uco_stream *s, size_t ncap)
 	return 0;
 }
 
+/* now + ns, without overflow. */
+static uint64_t after(uint64_t now, uint64_t ns)
+{
+	return ns < UINT64_MAX - now ? now + ns : UINT64_MAX;
+}
+
+/*
+ * One receive for a read call that already has part of what it reads
+ * (have) or nothing yet, under the stream's read timeouts when it has
+ * them (uco/server.h, uco_server_opts): a timeout scope for the idle or
+ * the read deadline, unless a scope of the caller's own is nearer.  Our
+ * scope expiring makes the stream's reads fail for good (rtimedout).
+ */
+static ssize_t srecv(struct uco_stream *s, void *buf, size_t len, bool have)
+{
+	uint64_t now, dl;
+	ssize_t r;
+	int scope;
+
+	if (have ? !s->read_ns : !s->idle_ns)
+		return uco_recv(s->fd, buf, len, 0);
+	now = uco_now();
+	if (have) {
+		if (!s->read_deadline)
+			s->read_deadline = after(now, s->read_ns);
+		dl = s->read_deadline;
+	} else {
+		dl = after(now, s->idle_ns);
+	}
+	if (uco_deadline() <= dl)
+		return uco_recv(s->fd, buf, len, 0); /* the caller's is nearer */
+	scope = uco_timeout_at(dl);
+	if (scope < 0)
+		return scope;
+	r = uco_recv(s->fd, buf, len, 0);
+	uco_timeout_end(scope);
+	if (r == -ETIMEDOUT && uco_now() >= dl)
+		s->rtimedout = true;
+	return r;
+}
+
 /*
  * Make sure the buffer can hold `want` bytes from rhead (want <= rmax, or
  * anything when 0) and has room for at least one more, then receive once
@@ -172,7 +214,7 @@ static ssize_t fill(struct uco_stream *s, size_t want)
 		s->rhead = 0;
 		s->rtail = n;
 	}
-	r = uco_recv(s->fd, s->rbuf + s->rtail, s->rcap - s->rtail, 0);
+	r = srecv(s, s->rbuf + s->rtail, s->rcap - s->rtail, n > 0);
 	if (r > 0)
 		s->rtail += (size_t)r;
 	else if (r == 0)
@@ -205,11 +247,23 @@ static int check(const struct uco_stream *s)
 	return s->fd < 0 ? -EBADF : 0;
 }
 
+/* check() for a read call, which also starts the call's read timeout
+ * afresh, or fails at once once a read timeout has expired. */
+static int rcheck(struct uco_stream *s)
+{
+	int r = check(s);
+
+	if (r < 0)
+		return r;
+	s->read_deadline = 0;
+	return s->rtimedout ? -ETIMEDOUT : 0;
+}
+
 /* ---- reading ----------------------------------------------------------- */
 
 UCO_API ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n)
 {
-	ssize_t r = check(s);
+	ssize_t r = rcheck(s);
 
 	if (r < 0)
 		return r;
@@ -222,7 +276,7 @@ UCO_API ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n)
 			return 0;
 		if (n >= s->rsize) {
 			/* A large read: straight into the caller's buffer. */
-			r = uco_recv(s->fd, buf, n, 0);
+			r = srecv(s, buf, n, false);
 			if (r == 0)
 				s->eof = true;
 			return r;
@@ -251,7 +305,7 @@ static ssize_t hand_over(struct uco_stream *s, void *buf)
 
 UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n)
 {
-	ssize_t r = check(s);
+	ssize_t r = rcheck(s);
 	size_t got;
 
 	if (r < 0)
@@ -286,7 +340,7 @@ UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n)
 			s->partial = got;
 			return -EPIPE;
 		}
-		r = uco_recv(s->fd, (char *)buf + got, n - got, 0);
+		r = srecv(s, (char *)buf + got, n - got, got > 0);
 		if (r == 0) {
 			s->eof = true;
 			continue;
@@ -349,7 +403,7 @@ static ssize_t until(struct uco_stream *s, const void *delim, size_t dlen,
 UCO_API ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
 				     size_t dlen, void *buf, size_t cap)
 {
-	ssize_t r = check(s);
+	ssize_t r = rcheck(s);
 
 	if (r < 0)
 		return r;
@@ -377,7 +431,7 @@ UCO_API ssize_t uco_stream_readline(uco_stream *s, void *buf, size_t cap)
 UCO_API ssize_t uco_stream_readuntil_view(uco_stream *s, const void *delim,
 					  size_t dlen, const void **data)
 {
-	ssize_t r = check(s);
+	ssize_t r = rcheck(s);
 
 	if (r < 0)
 		return r;
@@ -390,7 +444,7 @@ UCO_API ssize_t uco_stream_readuntil_view(uco_stream *s, const void *delim,
 
 UCO_API ssize_t uco_stream_peek(uco_stream *s, size_t min, const void **data)
 {
-	ssize_t r = check(s);
+	ssize_t r = rcheck(s);
 
 	if (r < 0)
 		return r;

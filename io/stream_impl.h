@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uco/stream.h>
 
@@ -32,6 +33,13 @@ struct uco_stream {
 	size_t rcap, rhead, rtail;
 	char *wbuf;
 	size_t wcap, whead, wtail;
+	/* Read timeouts (uco_server_opts: idle_timeout, read_timeout), 0:
+	 * none.  read_deadline: the current read call's, set when it first
+	 * has a byte of what it reads (0: not yet).  rtimedout: one of them
+	 * expired; every read fails at once from then on. */
+	uint64_t idle_ns, read_ns;
+	uint64_t read_deadline;
+	bool rtimedout;
 };
 
 /* Set up s over fd (nothing allocated yet). */

@@ -7,6 +7,8 @@
  * is cancelled or closed.
  */
 #include <errno.h>
+#include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
@@ -262,7 +264,7 @@ END_TEST
 static void body_refused(void *arg)
 {
 	char port[16];
-	int lfd = uco_listen_tcp("127.0.0.1", "0", 1, 0);
+	int r, lfd = uco_listen_tcp("127.0.0.1", "0", 1, 0);
 
 	ck_assert_int_ge(lfd, 0);
 	port_str(lfd, port, sizeof(port));
@@ -275,8 +277,9 @@ static void body_refused(void *arg)
 	ck_assert_int_eq(uco_connect_tcp(NULL, port), -EINVAL);
 	ck_assert_int_eq(uco_listen_tcp("127.0.0.1", NULL, 1, 0), -EINVAL);
 	ck_assert_int_eq(uco_listen_tcp("127.0.0.1", "0", 1, 0x100), -EINVAL);
-	ck_assert_int_eq(uco_listen_tcp("127.0.0.1", "no-such-service-x", 1, 0),
-			 -ENOENT);
+	r = uco_listen_tcp("127.0.0.1", "no-such-service-x", 1, 0);
+	ck_assert_msg(r == UCO_EAI(EAI_SERVICE) || r == UCO_EAI(EAI_NONAME),
+		      "unknown service: %d (%s)", r, uco_strerror(r));
 }
 
 START_TEST(refused)
@@ -604,13 +607,142 @@ static void body_resolve(void *arg)
 	ck_assert_int_eq(uco_getaddrinfo("localhost", NULL, NULL, &res), 0);
 	freeaddrinfo(res);
 	ck_assert_int_eq(uco_getaddrinfo("not-a-number", "80", &hints, &res),
-			 -ENOENT);
+			 UCO_EAI(EAI_NONAME));
+	ck_assert_str_eq(uco_strerror(UCO_EAI(EAI_NONAME)),
+			 gai_strerror(EAI_NONAME));
 	ck_assert_ptr_null(res);
 	ck_assert_int_eq(uco_getaddrinfo(NULL, NULL, NULL, &res), -EINVAL);
 	ck_assert_int_eq(uco_getaddrinfo("x", "1", NULL, NULL), -EINVAL);
 	hints.ai_flags = 0x7fff0000;
 	ck_assert_int_lt(uco_getaddrinfo("127.0.0.1", "80", &hints, &res), 0);
 }
+
+/* uco_strerror: errnos in glibc's words, resolver codes in getaddrinfo's,
+ * never NULL. */
+START_TEST(strerror_words)
+{
+	ck_assert_str_eq(uco_strerror(0), "Success");
+	ck_assert_str_eq(uco_strerror(-ECONNREFUSED), "Connection refused");
+	ck_assert_str_eq(uco_strerror(ECONNREFUSED), "Connection refused");
+	ck_assert_str_eq(uco_strerror(-EADDRINUSE), "Address already in use");
+	ck_assert_str_eq(uco_strerror(UCO_EAI(EAI_NONAME)),
+			 "Name or service not known");
+	ck_assert_str_eq(uco_strerror(UCO_EAI(EAI_AGAIN)),
+			 gai_strerror(EAI_AGAIN));
+	ck_assert(UCO_IS_EAI(UCO_EAI(EAI_NONAME)));
+	ck_assert(UCO_IS_EAI(UCO_EAI(EAI_SYSTEM)));
+	ck_assert_int_eq(UCO_EAI_CODE(UCO_EAI(EAI_SERVICE)), EAI_SERVICE);
+	/* No errno is in the resolver's range, nor the other way round. */
+	for (int e = 1; e < 4096; e++)
+		ck_assert(!UCO_IS_EAI(-e));
+	ck_assert(!UCO_IS_EAI(-UCO_EAI_BASE));
+	ck_assert_str_eq(uco_strerror(-100000), "Unknown error");
+	ck_assert_str_eq(uco_strerror(INT_MIN), "Unknown error");
+	ck_assert_str_eq(uco_strerror(INT_MAX), "Unknown error");
+}
+END_TEST
+
+/* A listener is alone on its port unless it asks for a group, and a group
+ * admits only twins of its first socket: a second listener of any kind
+ * gets -EADDRINUSE. */
+static void body_listen_alone(void *arg)
+{
+	char port[16];
+	int a, b, t, twin;
+
+	(void)arg;
+	/* Plain: nobody joins, not even a group's first. */
+	a = uco_listen_tcp("127.0.0.1", "0", 8, 0);
+	ck_assert_int_ge(a, 0);
+	port_str(a, port, sizeof(port));
+	ck_assert_int_eq(uco_listen_tcp("127.0.0.1", port, 8, 0), -EADDRINUSE);
+	ck_assert_int_eq(uco_listen_tcp("127.0.0.1", port, 8,
+					UCO_LISTEN_REUSEPORT),
+			 -EADDRINUSE);
+	ck_assert_int_eq(uco_listen_twin(a, 8), -EINVAL);
+	close(a);
+
+	/* A group: its twins join, a second group's first does not. */
+	a = uco_listen_tcp("127.0.0.1", "0", 8, UCO_LISTEN_REUSEPORT);
+	ck_assert_int_ge(a, 0);
+	port_str(a, port, sizeof(port));
+	twin = uco_listen_twin(a, 8);
+	ck_assert_int_ge(twin, 0);
+	ck_assert_int_eq(uco_local_port(twin), uco_local_port(a));
+	t = uco_listen_twin(twin, 8); /* a twin's twin is one too */
+	ck_assert_int_ge(t, 0);
+	close(t);
+	ck_assert_int_eq(uco_listen_tcp("127.0.0.1", port, 8,
+					UCO_LISTEN_REUSEPORT),
+			 -EADDRINUSE);
+	ck_assert_int_eq(uco_listen_tcp("127.0.0.1", port, 8, 0), -EADDRINUSE);
+	/* The group takes connections: each lands on one of the two. */
+	for (int i = 0; i < 8; i++) {
+		int c = uco_connect_tcp("127.0.0.1", port);
+
+		ck_assert_int_ge(c, 0);
+		close(c);
+	}
+	close(twin);
+	close(a);
+	/* Another server between its bind and its listen (bound as a group's
+	 * first is: without SO_REUSEADDR) holds the port against a group's
+	 * first, whose bind with SO_REUSEADDR fails too. */
+	a = uco_listen_tcp("127.0.0.1", "0", 8, UCO_LISTEN_REUSEPORT);
+	ck_assert_int_ge(a, 0);
+	{
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int one = 1;
+
+		port_str(a, port, sizeof(port));
+		ck_assert_int_eq(getsockname(a, (struct sockaddr *)&ss, &len), 0);
+		close(a);
+		b = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(b, 0);
+		ck_assert_int_eq(bind(b, (struct sockaddr *)&ss, len), 0);
+		ck_assert_int_eq(setsockopt(b, SOL_SOCKET, SO_REUSEPORT, &one,
+					    sizeof(one)),
+				 0);
+		ck_assert_int_eq(uco_listen_tcp("127.0.0.1", port, 8,
+						UCO_LISTEN_REUSEPORT),
+				 -EADDRINUSE);
+		close(b);
+	}
+
+	/* A restart: the last run's connections, closed by the server first,
+	 * still hold the port (TIME_WAIT); a group's first gets it. */
+	a = uco_listen_tcp("127.0.0.1", "0", 8, UCO_LISTEN_REUSEPORT);
+	ck_assert_int_ge(a, 0);
+	port_str(a, port, sizeof(port));
+	{
+		char ch;
+		int c = uco_connect_tcp("127.0.0.1", port);
+		int s = uco_accept(a, NULL, NULL, 0);
+
+		ck_assert_int_ge(c, 0);
+		ck_assert_int_ge(s, 0);
+		close(s);                       /* the server closes first */
+		ck_assert_int_eq(uco_recv(c, &ch, 1, 0), 0);
+		close(c);
+	}
+	close(a);
+	a = uco_listen_tcp("127.0.0.1", port, 8, UCO_LISTEN_REUSEPORT);
+	ck_assert_msg(a >= 0, "restart on port %s: %s", port, uco_strerror(a));
+	close(a);
+
+	ck_assert_int_eq(uco_listen_twin(-1, 8), -EBADF);
+	b = uco_socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(b, 0);
+	ck_assert_int_eq(uco_listen_twin(b, 8), -EINVAL);
+	close(b);
+}
+
+START_TEST(listen_alone)
+{
+	net_run(body_listen_alone, NULL);
+}
+END_TEST
 
 START_TEST(resolve)
 {
@@ -1086,6 +1218,8 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, udp);
 	tcase_add_test(tc, unix_stream);
 	tcase_add_test(tc, resolve);
+	tcase_add_test(tc, strerror_words);
+	tcase_add_test(tc, listen_alone);
 	tcase_add_test(tc, outside_task);
 	suite_add_tcase(s, tc);
 

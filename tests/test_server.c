@@ -5,7 +5,9 @@
  * ends that connection only; the connection cap; accept hitting EMFILE (in
  * a child with a low RLIMIT_NOFILE) and the server serving again once fds
  * are free; shutdown with a grace period; SIGTERM through
- * uco_server_run_until_signal() (in a child); Unix sockets; misuse.
+ * uco_server_run_until_signal() (in a child); Unix sockets; misuse; a
+ * port another process listens on refused with -EADDRINUSE (1 and 2
+ * cores); idle and read timeouts closing connections.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,6 +15,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "leakcheck.h"
 
@@ -1486,6 +1489,362 @@ START_TEST(outside_runtime)
 }
 END_TEST
 
+/* ---- a port another process listens on ------------------------------------ */
+
+/*
+ * A child process holds a port: a uco server on 1 or 2 cores, or a plain
+ * SO_REUSEPORT listener such as other programs (and uco before this check)
+ * open.  A server of ours on that port, on 1 or 2 cores, must be refused
+ * with -EADDRINUSE, never join the other process's group; once the child
+ * is gone, the same port serves.
+ */
+enum holder { HOLD_UCO_1CORE, HOLD_UCO_2CORES, HOLD_RAW_REUSEPORT };
+
+struct hold {
+	enum holder kind;
+	int ready_w;    /* the child writes its port here */
+	int release_r;  /* ...and holds it until this pipe closes */
+};
+
+static void *hold_main(void *arg)
+{
+	struct hold *h = arg;
+	uco_server *srv;
+	int port;
+	char c;
+
+	if (uco_start_server(&srv, HOST, "0", echo_handler, NULL, NULL) < 0)
+		return uco_fail(-EIO);
+	port = uco_server_port(srv);
+	if (write(h->ready_w, &port, sizeof(port)) != sizeof(port))
+		return uco_fail(-EIO);
+	while (uco_read(h->release_r, &c, 1, -1) > 0)
+		;
+	uco_server_shutdown(srv, 0);
+	uco_server_free(srv);
+	return NULL;
+}
+
+static void hold_child(struct hold *h)
+{
+	if (h->kind == HOLD_RAW_REUSEPORT) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_addr.s_addr =
+						  htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof(sa);
+		int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, port;
+		char c;
+
+		if (fd < 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+		    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    listen(fd, 16) ||
+		    getsockname(fd, (struct sockaddr *)&sa, &len))
+			_exit(3);
+		port = ntohs(sa.sin_port);
+		if (write(h->ready_w, &port, sizeof(port)) != sizeof(port))
+			_exit(3);
+		while (read(h->release_r, &c, 1) > 0)
+			;
+		_exit(0);
+	} else {
+		uco_config cfg;
+
+		uco_config_init(&cfg);
+		cfg.cores = h->kind == HOLD_UCO_2CORES ? 2 : 1;
+		_exit(uco_run(hold_main, h, &cfg, NULL) == 0 ? 0 : 4);
+	}
+}
+
+struct taken {
+	char port[16];
+	bool free_now;  /* the holder is gone: the port must serve */
+};
+
+static void body_port_taken(void *arg)
+{
+	struct taken *t = arg;
+	uco_server_opts o = { 0 };
+	uco_server *srv;
+
+	for (unsigned cores = 1; cores <= 2; cores++) {
+		o.cores = cores;
+		if (!t->free_now) {
+			ck_assert_int_eq(uco_start_server(&srv, HOST, t->port,
+							  echo_handler, NULL,
+							  &o),
+					 -EADDRINUSE);
+			ck_assert_ptr_null(srv);
+			continue;
+		}
+		ck_assert_int_eq(uco_start_server(&srv, HOST, t->port,
+						  echo_handler, NULL, &o),
+				 0);
+		echo_line(t->port, "hello, port\n");
+		ck_assert_int_eq(uco_server_shutdown(srv, 0), 0);
+		uco_server_free(srv);
+	}
+	if (!t->free_now) {
+		ck_assert_int_eq(uco_listen_tcp(HOST, t->port, 8, 0),
+				 -EADDRINUSE);
+		ck_assert_int_eq(uco_listen_tcp(HOST, t->port, 8,
+						UCO_LISTEN_REUSEPORT),
+				 -EADDRINUSE);
+	}
+}
+
+static void port_taken(enum holder kind)
+{
+	int ready[2], release[2], port = 0, status;
+	struct hold h = { .kind = kind };
+	struct taken t = { .free_now = false };
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(release), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(ready[0]);
+		close(release[1]);
+		h.ready_w = ready[1];
+		h.release_r = release[0];
+		hold_child(&h);
+	}
+	close(ready[1]);
+	close(release[0]);
+	/* Blocks until the child listens (or dies: 0 bytes). */
+	ck_assert_int_eq(read(ready[0], &port, sizeof(port)), sizeof(port));
+	close(ready[0]);
+	snprintf(t.port, sizeof(t.port), "%d", port);
+	srv_run(body_port_taken, &t, 2);
+	close(release[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "holder exited with status %#x", status);
+	t.free_now = true;
+	srv_run(body_port_taken, &t, 2);
+}
+
+START_TEST(port_taken_by_uco_1core)
+{
+	port_taken(HOLD_UCO_1CORE);
+}
+END_TEST
+
+START_TEST(port_taken_by_uco_2cores)
+{
+	port_taken(HOLD_UCO_2CORES);
+}
+END_TEST
+
+START_TEST(port_taken_by_reuseport_socket)
+{
+	port_taken(HOLD_RAW_REUSEPORT);
+}
+END_TEST
+
+/* ---- idle and read timeouts -------------------------------------------- */
+
+struct outcome {
+	int result;     /* the handler's */
+	bool done;
+};
+
+/* Echo line by line; what ended it goes to arg. */
+static int line_echo_handler(uco_stream *s, void *arg)
+{
+	struct outcome *o = arg;
+	char line[256];
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		n = uco_stream_readline(s, line, sizeof(line));
+		if (n <= 0) {
+			r = (int)n;
+			break;
+		}
+		r = uco_stream_write(s, line, (size_t)n);
+		if (r == 0)
+			r = uco_stream_drain(s);
+		if (r < 0)
+			break;
+	}
+	/* The timeout is for good: a read after it fails at once. */
+	if (r == -ETIMEDOUT)
+		ck_assert_int_eq(uco_stream_read(s, line, 1), -ETIMEDOUT);
+	o->result = r;
+	o->done = true;
+	return r;
+}
+
+/* The client waits for the server to close the connection: read returns
+ * 0 or -ECONNRESET, within a generous bound (nothing is timed). */
+static void wait_closed(uco_stream *c)
+{
+	char buf[64];
+	ssize_t n;
+	int scope = uco_timeout_begin(20 * UCO_NSEC_PER_SEC);
+
+	ck_assert_int_ge(scope, 0);
+	do
+		n = uco_stream_read(c, buf, sizeof(buf));
+	while (n > 0);
+	uco_timeout_end(scope);
+	ck_assert_msg(n == 0 || n == -ECONNRESET,
+		      "the server did not close the connection: %zd (%s)", n,
+		      uco_strerror((int)n));
+}
+
+static void body_idle_timeout(void *arg)
+{
+	struct outcome out = { 0 };
+	uco_server_opts o = { .idle_timeout = 200 * MS };
+	uco_server_stats st;
+	uco_server *srv;
+	uco_stream *c;
+	char port[16], buf[16];
+	uint64_t t0;
+
+	ck_assert_int_eq(uco_start_server(&srv, HOST, "0", line_echo_handler,
+					  &out, &o),
+			 0);
+	port_str(srv, port, sizeof(port));
+	ck_assert_int_eq(uco_open_connection(&c, HOST, port, NULL), 0);
+	/* An active client is served... */
+	t0 = uco_now(); /* before the server's idle clock can start */
+	ck_assert_int_eq(uco_stream_write(c, "ping\n", 5), 0);
+	ck_assert_int_eq(uco_stream_drain(c), 0);
+	ck_assert_int_eq(uco_stream_readline(c, buf, sizeof(buf)), 5);
+	/* ...and one that then says nothing is closed. */
+	wait_closed(c);
+	/* A deadline never fires early (a bound that cannot flake, not a
+	 * timing test): the server waited its 200 ms after the ping. */
+	ck_assert_uint_ge(uco_now() - t0, 200 * MS);
+	uco_stream_close(c);
+	ck_assert_int_eq(uco_server_shutdown(srv, UCO_NSEC_PER_SEC), 0);
+	ck_assert(out.done);
+	ck_assert_int_eq(out.result, -ETIMEDOUT);
+	stats(srv, &st);
+	ck_assert_uint_eq(st.failed, 1);
+	ck_assert_uint_eq(st.cancelled, 0);
+	uco_server_free(srv);
+}
+
+START_TEST(idle_timeout)
+{
+	srv_run(body_idle_timeout, NULL, 1);
+}
+END_TEST
+
+/* Sends one byte of a line that never ends, every few ms, until its
+ * send fails or it is cancelled. */
+static void *trickle(void *arg)
+{
+	uco_stream *c = arg;
+
+	for (;;) {
+		if (uco_stream_send(c, "x", 1) < 0)
+			return NULL;
+		if (uco_sleep(20 * MS) < 0) /* pacing only, not a proof */
+			return NULL;
+	}
+}
+
+static void body_read_timeout(void *arg)
+{
+	struct outcome out = { 0 };
+	/* No idle timeout: only the message's own clock may cut it. */
+	uco_server_opts o = { .read_timeout = 300 * MS };
+	uco_server *srv;
+	uco_stream *c;
+	uco_task *t;
+	char port[16], buf[64];
+
+	ck_assert_int_eq(uco_start_server(&srv, HOST, "0", line_echo_handler,
+					  &out, &o),
+			 0);
+	port_str(srv, port, sizeof(port));
+	ck_assert_int_eq(uco_open_connection(&c, HOST, port, NULL), 0);
+	/* Whole lines, two in one send, are echoed. */
+	ck_assert_int_eq(uco_stream_send(c, "one\ntwo\n", 8), 0);
+	ck_assert_int_eq(uco_stream_readline(c, buf, sizeof(buf)), 4);
+	ck_assert_int_eq(uco_stream_readline(c, buf, sizeof(buf)), 4);
+	/* A line that trickles in a byte at a time is cut by the read
+	 * timeout, however long the client keeps it up. */
+	ck_assert_int_eq(uco_spawn(&t, trickle, c, NULL), 0);
+	wait_closed(c);
+	uco_cancel(t);
+	uco_join(t, NULL);
+	uco_task_release(t);
+	uco_stream_close(c);
+	ck_assert_int_eq(uco_server_shutdown(srv, UCO_NSEC_PER_SEC), 0);
+	ck_assert(out.done);
+	ck_assert_int_eq(out.result, -ETIMEDOUT);
+	uco_server_free(srv);
+}
+
+START_TEST(read_timeout)
+{
+	srv_run(body_read_timeout, NULL, 1);
+}
+END_TEST
+
+/* The handler's own timeout scope is not the server's: its -ETIMEDOUT is
+ * not for good, and the connection goes on. */
+static int own_scope_handler(uco_stream *s, void *arg)
+{
+	char line[64];
+	ssize_t n;
+	int scope = uco_timeout_begin(20 * MS);
+
+	(void)arg;
+	n = uco_stream_readline(s, line, sizeof(line));
+	uco_timeout_end(scope);
+	if (n != -ETIMEDOUT)
+		return -EPROTO;
+	if (uco_stream_send(s, "T\n", 2) < 0)
+		return -EIO;
+	n = uco_stream_readline(s, line, sizeof(line));
+	if (n <= 0)
+		return (int)n;
+	return uco_stream_send(s, line, (size_t)n);
+}
+
+static void body_own_scope(void *arg)
+{
+	uco_server_opts o = { .idle_timeout = 60 * UCO_NSEC_PER_SEC,
+			      .read_timeout = 60 * UCO_NSEC_PER_SEC };
+	uco_server_stats st;
+	uco_server *srv;
+	uco_stream *c;
+	char port[16], buf[16];
+
+	ck_assert_int_eq(uco_start_server(&srv, HOST, "0", own_scope_handler,
+					  NULL, &o),
+			 0);
+	port_str(srv, port, sizeof(port));
+	ck_assert_int_eq(uco_open_connection(&c, HOST, port, NULL), 0);
+	ck_assert_int_eq(uco_stream_readline(c, buf, sizeof(buf)), 2);
+	ck_assert(memcmp(buf, "T\n", 2) == 0);
+	ck_assert_int_eq(uco_stream_send(c, "after\n", 6), 0);
+	ck_assert_int_eq(uco_stream_readline(c, buf, sizeof(buf)), 6);
+	ck_assert(memcmp(buf, "after\n", 6) == 0);
+	uco_stream_close(c);
+	ck_assert_int_eq(uco_server_shutdown(srv, 10 * UCO_NSEC_PER_SEC), 0);
+	stats(srv, &st);
+	ck_assert_uint_eq(st.completed, 1);
+	uco_server_free(srv);
+}
+
+START_TEST(own_scope_not_sticky)
+{
+	srv_run(body_own_scope, NULL, 1);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
 	Suite *s = suite_create("server");
@@ -1517,6 +1876,20 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, sigterm);
 	tcase_add_test(tc, serve_forever);
 	tcase_add_test(tc, free_running);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ports");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, port_taken_by_uco_1core);
+	tcase_add_test(tc, port_taken_by_uco_2cores);
+	tcase_add_test(tc, port_taken_by_reuseport_socket);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("timeouts");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, idle_timeout);
+	tcase_add_test(tc, read_timeout);
+	tcase_add_test(tc, own_scope_not_sticky);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("misuse");

@@ -33,9 +33,12 @@
  *           max_us=.. cpu_s=C user_s=.. sys_s=.. cpu_us_per_rt=U
  *           connections=.. size=.. pipeline=.. cores=..
  *
- * Exit status: 0; 1 when the server cannot be reached, hangs up, resets,
- * echoes wrong bytes (--verify) or stops answering for --timeout seconds
- * (default 10); 2 for bad arguments.  Each error is one line on stderr.
+ * Exit status: 0; 1 when the server cannot be reached (an unknown host is
+ * "Name or service not known": uco_strerror()), hangs up, resets, echoes
+ * wrong bytes (--verify) or stops answering for --timeout seconds (default
+ * 10).  Each error is one line on stderr.  A bad option or value is one
+ * line and "Try 'uco-echo-client --help' for more information.", exit 1,
+ * as cp(1) does.
  *
  * How it is built, and why it is cheap per round trip:
  *
@@ -60,6 +63,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -518,7 +522,7 @@ static int resolve(struct shared *sh)
 
 	if (r < 0) {
 		fprintf(stderr, PROG ": cannot resolve %s:%s: %s\n", sh->o.host,
-			sh->o.port, strerror(-r));
+			sh->o.port, uco_strerror(r));
 		return r;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -553,7 +557,7 @@ static int resolve(struct shared *sh)
 	freeaddrinfo(res);
 	if (r < 0)
 		fprintf(stderr, PROG ": cannot connect to %s:%s: %s\n",
-			sh->o.host, sh->o.port, strerror(-r));
+			sh->o.host, sh->o.port, uco_strerror(r));
 	return r;
 }
 
@@ -577,7 +581,7 @@ static void report_failure(const struct shared *sh, const struct core *c)
 				sh->o.timeout, c->fail_done);
 		else
 			fprintf(stderr, "%s (after %" PRIu64 " round trips)\n",
-				strerror(-c->err), c->fail_done);
+				uco_strerror(c->err), c->fail_done);
 	}
 }
 
@@ -615,7 +619,8 @@ static int on_every_core(struct core *cores, unsigned n, uco_fn fn,
 	for (unsigned i = 0; i < n && r == 0; i++)
 		r = uco_spawn_on(i, &t[i], fn, &cores[i], NULL);
 	if (r < 0) {
-		fprintf(stderr, PROG ": cannot start a task: %s\n", strerror(-r));
+		fprintf(stderr, PROG ": cannot start a task: %s\n",
+			uco_strerror(r));
 		err = r;
 	}
 	while (!err) {
@@ -702,7 +707,7 @@ static void *main_task(void *arg)
 				fprintf(stderr, PROG ": cannot open connection "
 					"%u to %s:%s: %s\n", cores[c].fail_conn,
 					o->host, o->port,
-					strerror(-cores[c].err));
+					uco_strerror(cores[c].err));
 				break;
 			}
 		status = r;
@@ -745,7 +750,7 @@ static void *main_task(void *arg)
 			fprintf(stderr, PROG ": no answer from the server for "
 				"%g s\n", o->timeout);
 		else if (!said)
-			fprintf(stderr, PROG ": %s\n", strerror(-r));
+			fprintf(stderr, PROG ": %s\n", uco_strerror(r));
 		status = r;
 		goto out;
 	}
@@ -819,13 +824,39 @@ static void usage(FILE *f)
 "\n"
 "Prints the results and one \"STATS key=value ...\" line for scripts.\n"
 "Exit status: 0; 1 if the server cannot be reached, hangs up, resets,\n"
-"echoes wrong bytes or stops answering; 2 for bad arguments.\n");
+"echoes wrong bytes or stops answering, or for a bad option.\n");
+}
+
+/* A usage error: one line, the hint, and cp's exit status for it. */
+__attribute__((format(printf, 1, 2), noreturn))
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
+	exit(1);
 }
 
 static void bad_arg(const char *opt, const char *val, const char *why)
 {
-	fprintf(stderr, PROG ": --%s %s: %s (see --help)\n", opt, val, why);
-	exit(2);
+	usage_error("--%s %s: %s", opt, val, why);
+}
+
+/* What getopt_long() refused, in its own words (opterr is off so that
+ * the program's name, not argv[0], starts the line). */
+static void bad_option(int opt, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (opt == ':')
+		usage_error("option '%s' requires an argument", arg);
+	if (optopt && strncmp(arg, "--", 2) != 0)
+		usage_error("invalid option -- '%c'", optopt);
+	usage_error("unrecognized option '%s'", arg);
 }
 
 /* A whole number in [min, max], with an optional K/M/G (x1024) suffix
@@ -908,7 +939,8 @@ int main(int argc, char **argv)
 		.connections = 1, .size = 64, .pipeline = 1, .duration = 5,
 		.timeout = 10, .recv = RECV_MULTISHOT,
 	};
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'H': o->host = optarg; break;
 		case 'p':
@@ -953,25 +985,16 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			bad_option(opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument: %s (see --help)\n",
-			argv[optind]);
-		return 2;
-	}
-	if (have_duration && o->count) {
-		fprintf(stderr, PROG ": --duration and --count exclude each "
-			"other (see --help)\n");
-		return 2;
-	}
-	if ((uint64_t)o->size * o->pipeline > MAX_IN_FLIGHT) {
-		fprintf(stderr, PROG ": --size x --pipeline is over %u MiB per "
-			"connection\n", MAX_IN_FLIGHT >> 20);
-		return 2;
-	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (have_duration && o->count)
+		usage_error("--duration and --count exclude each other");
+	if ((uint64_t)o->size * o->pipeline > MAX_IN_FLIGHT)
+		usage_error("--size x --pipeline is over %u MiB per connection",
+			    MAX_IN_FLIGHT >> 20);
 	if (o->cores > o->connections)
 		o->cores = o->connections; /* a core with no connection idles */
 

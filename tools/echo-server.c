@@ -3,7 +3,8 @@
  *
  *   uco-echo-server [--host ADDR] [--port PORT] [--cores N]
  *                   [--max-connections N] [--grace SECONDS]
- *                   [--recv oneshot|multishot]
+ *                   [--recv oneshot|multishot] [--idle-timeout SECONDS]
+ *                   [--lines [--read-timeout SECONDS]]
  *
  * Everything a client sends on a connection is sent back to it.  Use it with
  * uco-echo-client (tools/echo-client.c), the load client:
@@ -17,12 +18,33 @@
  * or SIGTERM stop it: it stops accepting, gives open connections --grace
  * seconds (default 2) to finish, cancels the rest, and exits 0.
  *
+ * Errors a user can cause, each one line on stderr:
+ *   - a port another program listens on: "cannot listen on HOST:PORT:
+ *     Address already in use", exit 1 (never a silent share of the port:
+ *     see uco_listen_tcp() in uco/net.h);
+ *   - an unknown host: "... Name or service not known" (uco_strerror());
+ *   - a bad option or value: one line, then "Try 'uco-echo-server --help'
+ *     for more information.", exit 1, as cp(1) does.
+ *
+ * Timeouts: --idle-timeout closes a connection that sends nothing for that
+ * long (a timeout scope around each wait for data).  --lines echoes whole
+ * lines instead of bytes as they come, through uco_start_server() and a
+ * uco_stream per connection (the short way to write a server; see
+ * uco/server.h); there a line is a message, and --read-timeout cuts one
+ * that does not arrive whole in time (a client trickling bytes,
+ * slowloris).  An echo of bytes has no messages, so --read-timeout needs
+ * --lines.  (In --lines mode --max-connections is uco_server_opts'
+ * cap: connections past it wait in the kernel's backlog instead of being
+ * closed.)
+ *
  * How it works — the shape of any uco server:
  *
  *   - One loop per core (uco_config.cores).  On each core a listener task
- *     owns its own listening socket bound to the same port with
- *     SO_REUSEPORT (UCO_LISTEN_REUSEPORT), so the kernel spreads incoming
- *     connections over the cores and no connection ever crosses cores.
+ *     owns its own listening socket, all on one port: core 0's opens a
+ *     SO_REUSEPORT group (UCO_LISTEN_REUSEPORT) and the others join it
+ *     (uco_listen_twin()), so the kernel spreads incoming connections
+ *     over the cores and no connection ever crosses cores.  With one
+ *     core, a plain socket: nothing may join it.
  *   - The listener takes connections from a multishot accept
  *     (uco_acceptor_*: one SQE for all of them) and spawns a task per
  *     connection into a task group (uco_group), which is how it finds them
@@ -57,6 +79,7 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +106,8 @@
 #define CONN_BUFFER_SIZE (16 * 1024)
 #define LISTEN_BACKLOG 4096
 #define EMFILE_PAUSE (100 * UCO_NSEC_PER_MSEC)
+/* --lines: the longest line echoed; a longer one ends its connection. */
+#define LINE_MAX_BYTES (64 * 1024)
 
 enum recv_mode { RECV_MULTISHOT, RECV_ONESHOT };
 
@@ -93,6 +118,9 @@ struct server {
 	long max_connections;   /* 0: no cap */
 	uint64_t grace_ns;
 	enum recv_mode recv;
+	bool lines;             /* --lines: uco_start_server, line echo */
+	uint64_t idle_ns;       /* 0: none */
+	uint64_t read_ns;       /* --lines only; 0: none */
 	atomic_long connections; /* open now, over every core */
 	atomic_long served;      /* accepted since start */
 };
@@ -112,6 +140,22 @@ struct conn {
 
 /* --- a connection ---------------------------------------------------------- */
 
+/* --idle-timeout: a timeout scope around one wait for data (-1: none). */
+static int idle_begin(const struct conn *c)
+{
+	return c->l->srv->idle_ns ? uco_timeout_begin(c->l->srv->idle_ns) : -1;
+}
+
+static ssize_t idle_bounded_next(struct conn *c, uco_mrecv *r, uco_buf *buf)
+{
+	int scope = idle_begin(c);
+	ssize_t n = uco_mrecv_next(r, buf);
+
+	if (scope >= 0)
+		uco_timeout_end(scope);
+	return n;
+}
+
 /* Echo with one multishot receive: each chunk the kernel put into a ring
  * buffer is sent back, and the buffer returned to the ring. */
 static ssize_t echo_multishot(struct conn *c)
@@ -124,7 +168,7 @@ static ssize_t echo_multishot(struct conn *c)
 	if (err < 0)
 		return err;
 	for (;;) {
-		n = uco_mrecv_next(r, &buf);
+		n = idle_bounded_next(c, r, &buf);
 		if (n <= 0)
 			break;
 		n = uco_send_all(c->fd, buf.data, buf.len, 0);
@@ -145,7 +189,11 @@ static ssize_t echo_oneshot(struct conn *c)
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
+		int scope = idle_begin(c);
+
 		n = uco_recv(c->fd, buf, CONN_BUFFER_SIZE, 0);
+		if (scope >= 0)
+			uco_timeout_end(scope);
 		if (n <= 0)
 			break;
 		n = uco_send_all(c->fd, buf, (size_t)n, 0);
@@ -222,7 +270,7 @@ static void *listener_task(void *arg)
 	     (r = uco_bufring_create(&l->ring, RING_BUFFERS,
 				     RING_BUFFER_SIZE)) < 0)) {
 		fprintf(stderr, PROG ": core %u: cannot start accepting: %s\n",
-			l->core, strerror(-r));
+			l->core, uco_strerror(r));
 		uco_acceptor_close(acc);
 		uco_group_free(conns);
 		return uco_fail(r);
@@ -244,14 +292,14 @@ static void *listener_task(void *arg)
 			 * connections and try again a little later. */
 			if (!said_emfile)
 				fprintf(stderr, PROG ": accept: %s (pausing "
-					"accepts; said once)\n", strerror(-fd));
+					"accepts; said once)\n", uco_strerror(fd));
 			said_emfile = true;
 			if (uco_sleep(EMFILE_PAUSE) == -ECANCELED)
 				break;
 			continue;
 		}
 		if (fd != -ECONNABORTED)
-			fprintf(stderr, PROG ": accept: %s\n", strerror(-fd));
+			fprintf(stderr, PROG ": accept: %s\n", uco_strerror(fd));
 	}
 
 	/* Stopping: no new connections; the open ones get the grace period,
@@ -285,6 +333,62 @@ static void *wait_signal_task(void *arg)
 	return sig < 0 ? uco_fail(sig) : (void *)(intptr_t)sig;
 }
 
+/* --lines: one task per connection on a uco_stream (uco_start_server).
+ * Each line is sent back from the stream's own buffer (no copy, and no
+ * line buffer on the task's small stack), then consumed. */
+static int line_echo(uco_stream *s, void *arg)
+{
+	const void *line;
+	ssize_t n;
+	int r;
+
+	(void)arg;
+	for (;;) {
+		n = uco_stream_readuntil_view(s, "\n", 1, &line);
+		if (n == -EPIPE) /* the last line, without its newline */
+			n = (ssize_t)uco_stream_partial(s);
+		if (n <= 0)
+			return (int)n; /* -ETIMEDOUT, -EMSGSIZE...: closed */
+		r = uco_stream_send(s, line, (size_t)n);
+		uco_stream_consume(s, (size_t)n);
+		if (r < 0)
+			return r;
+	}
+}
+
+static void *lines_main(struct server *srv)
+{
+	uco_server_opts o = {
+		.cores = srv->cores,
+		.max_connections = (size_t)srv->max_connections,
+		.backlog = LISTEN_BACKLOG,
+		.stream = { .limit = LINE_MAX_BYTES },
+		.idle_timeout = srv->idle_ns,
+		.read_timeout = srv->read_ns,
+	};
+	uco_server_stats st;
+	uco_server *s;
+	int r = uco_start_server(&s, srv->host, srv->port, line_echo, NULL, &o);
+
+	if (r < 0) {
+		fprintf(stderr, PROG ": cannot listen on %s:%s: %s\n",
+			srv->host ? srv->host : "*", srv->port,
+			uco_strerror(r));
+		return uco_fail(r);
+	}
+	printf(PROG ": listening on %s:%d (%u core%s)\n",
+	       srv->host ? srv->host : "*", uco_server_port(s), srv->cores,
+	       srv->cores == 1 ? "" : "s");
+	fflush(stdout);
+	r = uco_server_run_until_signal(s, srv->grace_ns);
+	uco_server_stats_get(s, &st);
+	if (r > 0)
+		fprintf(stderr, PROG ": %s: stopping (%llu connections served)\n",
+			strsignal(r), (unsigned long long)st.accepted);
+	uco_server_free(s);
+	return r < 0 ? uco_fail(r) : NULL;
+}
+
 static void *main_task(void *arg)
 {
 	struct server *srv = arg;
@@ -294,6 +398,11 @@ static void *main_task(void *arg)
 	int status = 0;
 	int r;
 
+	if (srv->lines) {
+		free(ls);
+		free(tasks);
+		return lines_main(srv);
+	}
 	if (!ls || !tasks) {
 		free(ls);
 		free(tasks);
@@ -303,14 +412,21 @@ static void *main_task(void *arg)
 	for (unsigned c = 0; c < n; c++) {
 		ls[c].srv = srv;
 		ls[c].core = c;
-		ls[c].fd = uco_listen_tcp(srv->host, srv->port, LISTEN_BACKLOG,
-					  UCO_LISTEN_REUSEPORT);
+		/* Core 0 checks that nobody listens on the port and opens
+		 * a group only our own listeners join; one core needs no
+		 * group at all. */
+		if (c == 0)
+			ls[c].fd = uco_listen_tcp(srv->host, srv->port,
+						  LISTEN_BACKLOG,
+						  n > 1 ? UCO_LISTEN_REUSEPORT : 0);
+		else
+			ls[c].fd = uco_listen_twin(ls[0].fd, LISTEN_BACKLOG);
 		if (ls[c].fd < 0) {
 			int err = ls[c].fd;
 
 			fprintf(stderr, PROG ": cannot listen on %s:%s: %s\n",
 				srv->host ? srv->host : "*", srv->port,
-				strerror(-err));
+				uco_strerror(err));
 			for (unsigned i = 0; i < c; i++)
 				close(ls[i].fd);
 			free(ls);
@@ -333,7 +449,7 @@ static void *main_task(void *arg)
 		r = uco_spawn_on(c, &tasks[c], listener_task, &ls[c], &opts);
 		if (r < 0) {
 			fprintf(stderr, PROG ": cannot start core %u: %s\n", c,
-				strerror(-r));
+				uco_strerror(r));
 			close(ls[c].fd);
 			status = r;
 		}
@@ -383,22 +499,66 @@ static void usage(FILE *f)
 "  --port PORT             port (default 7000; 0: the kernel picks one)\n"
 "  --cores N               event loops, one per CPU, each with its own\n"
 "                          SO_REUSEPORT listener (default 1; 0: every CPU)\n"
-"  --max-connections N     close connections past N open at once (default:\n"
-"                          no cap)\n"
+"  --max-connections N     close connections past N open at once (with\n"
+"                          --lines: leave them waiting in the backlog;\n"
+"                          default: no cap)\n"
 "  --grace SECONDS         at SIGINT/SIGTERM, how long open connections may\n"
 "                          go on before they are cancelled (default 2)\n"
 "  --recv MODE             multishot (default: one multishot receive per\n"
 "                          connection into a per-core buffer ring) or\n"
 "                          oneshot (one receive SQE per chunk)\n"
+"  --idle-timeout SECONDS  close a connection that sends nothing for this\n"
+"                          long (default: never)\n"
+"  --lines                 echo whole lines (at most 64 KiB) through\n"
+"                          uco_start_server and a stream per connection\n"
+"                          (instead of --recv)\n"
+"  --read-timeout SECONDS  with --lines: close a connection whose line has\n"
+"                          begun but not ended after this long\n"
 "  -h, --help              this text\n"
 "\n"
 "Prints \"" PROG ": listening on HOST:PORT (N cores)\" on stdout when ready.\n");
 }
 
+/* A usage error: one line, the hint, and cp's exit status for it. */
+__attribute__((format(printf, 1, 2), noreturn))
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
+	exit(1);
+}
+
 static void bad_arg(const char *opt, const char *val, const char *why)
 {
-	fprintf(stderr, PROG ": --%s %s: %s (see --help)\n", opt, val, why);
-	exit(2);
+	usage_error("--%s %s: %s", opt, val, why);
+}
+
+/* What getopt_long() refused, in its own words (opterr is off so that
+ * the program's name, not argv[0], starts the line). */
+static void bad_option(int opt, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (opt == ':')
+		usage_error("option '%s' requires an argument", arg);
+	if (optopt && strncmp(arg, "--", 2) != 0)
+		usage_error("invalid option -- '%c'", optopt);
+	usage_error("unrecognized option '%s'", arg);
+}
+
+static uint64_t parse_seconds(const char *opt, const char *val, bool zero_ok)
+{
+	char *end;
+	double v = strtod(val, &end);
+
+	if (end == val || *end || !(v >= 0 && v < 1e6) || (!zero_ok && v == 0))
+		bad_arg(opt, val, "not a number of seconds");
+	return (uint64_t)(v * 1e9);
 }
 
 static long parse_long(const char *opt, const char *val, long min, long max)
@@ -424,17 +584,20 @@ int main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "grace", required_argument, NULL, 'g' },
 		{ "recv", required_argument, NULL, 'r' },
+		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "lines", no_argument, NULL, 'l' },
+		{ "read-timeout", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct server srv = { .cores = 1, .grace_ns = 2 * UCO_NSEC_PER_SEC };
 	uco_config cfg;
+	bool recv_given = false;
 	int opt, r;
-	char *end;
-	double grace;
 
 	snprintf(srv.port, sizeof(srv.port), "7000");
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'H':
 			srv.host = optarg[0] ? optarg : NULL;
@@ -451,12 +614,21 @@ int main(int argc, char **argv)
 				parse_long("max-connections", optarg, 1, LONG_MAX);
 			break;
 		case 'g':
-			grace = strtod(optarg, &end);
-			if (end == optarg || *end || !(grace >= 0 && grace < 1e6))
-				bad_arg("grace", optarg, "not a number of seconds");
-			srv.grace_ns = (uint64_t)(grace * 1e9);
+			srv.grace_ns = parse_seconds("grace", optarg, true);
+			break;
+		case 'i':
+			srv.idle_ns = parse_seconds("idle-timeout", optarg,
+						    false);
+			break;
+		case 'l':
+			srv.lines = true;
+			break;
+		case 'R':
+			srv.read_ns = parse_seconds("read-timeout", optarg,
+						    false);
 			break;
 		case 'r':
+			recv_given = true;
 			if (strcmp(optarg, "multishot") == 0)
 				srv.recv = RECV_MULTISHOT;
 			else if (strcmp(optarg, "oneshot") == 0)
@@ -469,15 +641,17 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			bad_option(opt, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument: %s (see --help)\n",
-			argv[optind]);
-		return 2;
-	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (recv_given && srv.lines)
+		usage_error("--recv and --lines exclude each other (--lines "
+			    "reads through a stream)");
+	if (srv.read_ns && !srv.lines)
+		usage_error("--read-timeout needs --lines (an echo of bytes "
+			    "has no messages to time)");
 	if (srv.cores == 0) {
 		/* Every CPU we may run on (taskset is respected). */
 		cpu_set_t cpus;

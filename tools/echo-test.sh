@@ -2,9 +2,12 @@
 # tools/echo-test.sh SERVER CLIENT: the echo tools' test (meson test --suite
 # tools).  Runs uco-echo-client --verify against uco-echo-server on 1 and 2
 # cores (several sizes, pipelining, both receive modes), checks the error
-# paths both tools promise (bad arguments: exit 2; nothing listening, a
-# server that hangs up: exit 1 with one line), and that SIGTERM stops the
-# server with exit status 0.  Everything runs on 127.0.0.1 with ports the
+# paths both tools promise (a bad option or value: one line, then "Try
+# 'PROG --help' for more information.", exit 1 as cp(1) does; nothing
+# listening, an unknown host, a server that hangs up: exit 1 with one line;
+# a port another server listens on: "Address already in use"), the idle
+# and read timeouts (the server closes the connection: read until EOF,
+# bounded), and that SIGTERM stops the server with exit status 0.  Everything runs on 127.0.0.1 with ports the
 # kernel picks; every run is bounded (client --count, `timeout`).
 set -uo pipefail
 
@@ -171,16 +174,113 @@ if start_server; then
 		"$client" --host 127.0.0.1 --port "$dead" --count 10
 fi
 
-expect 2 'unrecognized option|unknown option' "client: unknown option: exit 2" \
-	"$client" --bogus
-expect 2 '--size 0: must be from 1' "client: --size 0: exit 2" \
-	"$client" --size 0
-expect 2 '--connections x: not a whole number' "client: bad number: exit 2" \
-	"$client" --connections x
-expect 2 'exclude each other' "client: --duration with --count: exit 2" \
-	"$client" --duration 1 --count 5
-expect 2 '--port 70000' "server: bad port: exit 2" "$server" --port 70000
-expect 2 'unexpected argument' "server: stray argument: exit 2" "$server" stray
+# Bad usage: one line and the hint, exit 1 (cp --bogus does the same).
+try_client="Try 'uco-echo-client --help' for more information\."
+try_server="Try 'uco-echo-server --help' for more information\."
+usage_error() { # WHAT PATTERN TRY COMMAND...
+	local what=$1 pattern=$2 try=$3 rc
+	shift 3
+	timeout 60 "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if ((rc == 1)) && [[ ! -s $tmp/out ]] && (($(wc -l <"$tmp/err") == 2)) &&
+		head -n1 "$tmp/err" | grep -Eq -- "$pattern" &&
+		tail -n1 "$tmp/err" | grep -Eq -- "^$try\$"; then
+		ok "$what"
+	else
+		fail "$what: exit status $rc (want 1), stderr:"
+		cat "$tmp/err"
+	fi
+}
+usage_error "client: unknown option" "^uco-echo-client: unrecognized option '--bogus'\$" \
+	"$try_client" "$client" --bogus
+usage_error "client: unknown short option" "^uco-echo-client: invalid option -- 'x'\$" \
+	"$try_client" "$client" -x
+usage_error "client: missing value" "^uco-echo-client: option '--port' requires an argument\$" \
+	"$try_client" "$client" --port
+usage_error "client: --size 0" '^uco-echo-client: --size 0: must be from 1' \
+	"$try_client" "$client" --size 0
+usage_error "client: bad number" '^uco-echo-client: --connections x: not a whole number' \
+	"$try_client" "$client" --connections x
+usage_error "client: --duration with --count" 'exclude each other' \
+	"$try_client" "$client" --duration 1 --count 5
+usage_error "client: stray argument" "unexpected argument 'stray'" \
+	"$try_client" "$client" stray
+usage_error "server: unknown option" "^uco-echo-server: unrecognized option '--bogus'\$" \
+	"$try_server" "$server" --bogus
+usage_error "server: bad port" '^uco-echo-server: --port 70000: out of range' \
+	"$try_server" "$server" --port 70000
+usage_error "server: stray argument" "unexpected argument 'stray'" \
+	"$try_server" "$server" stray
+usage_error "server: bad --idle-timeout" '^uco-echo-server: --idle-timeout soon: ' \
+	"$try_server" "$server" --idle-timeout soon
+usage_error "server: --read-timeout without --lines" 'needs --lines' \
+	"$try_server" "$server" --read-timeout 1
+usage_error "server: --recv with --lines" 'exclude each other' \
+	"$try_server" "$server" --lines --recv oneshot
+expect 1 '^uco-echo-client: cannot resolve no-such-host\.invalid:7000: Name or service not known$' \
+	"client: unknown host: the resolver's words" \
+	"$client" --host no-such-host.invalid --count 1
+expect 1 '^uco-echo-server: cannot listen on no-such-host\.invalid:0: Name or service not known$' \
+	"server: unknown host: the resolver's words" \
+	"$server" --host no-such-host.invalid --port 0
+
+# A second server on a port a first one (another process) listens on is
+# refused, whatever the cores of either: never a silent share of the port.
+for first in 1 2; do
+	if start_server --cores "$first"; then
+		for second in 1 2; do
+			for mode in "" --lines; do
+				expect 1 "cannot listen on 127\.0\.0\.1:$port: Address already in use" \
+					"a second server ($second core(s) $mode) on the port of one on $first: refused" \
+					"$server" --host 127.0.0.1 --port "$port" --cores "$second" $mode
+			done
+		done
+		run_client "the first server ($first core(s)) still serves" \
+			--connections 4 --count 400
+		stop_server "first server on $first core(s)"
+	else
+		fail "server on $first core(s) for the busy-port test did not start"
+	fi
+done
+
+# closed_within WHAT SECONDS SEND: open a connection with bash's /dev/tcp,
+# send SEND (printf format), then read until the server closes it (EOF);
+# the bound is generous and only stops a hung test.
+closed_by_server() {
+	local what=$1 send=$2 rc
+	exec 3<>"/dev/tcp/127.0.0.1/$port"
+	# shellcheck disable=SC2059
+	printf "$send" >&3
+	timeout 30 cat <&3 >"$tmp/echoed"
+	rc=$?
+	exec 3<&-
+	if ((rc == 0)); then
+		ok "$what"
+	else
+		fail "$what: the connection was still open after 30 s (status $rc)"
+	fi
+}
+for mode in "" "--recv oneshot" --lines; do
+	# shellcheck disable=SC2086
+	if start_server --idle-timeout 0.2 $mode; then
+		closed_by_server "--idle-timeout 0.2 ${mode:-(multishot)}: an idle client is closed" ''
+		stop_server "server with --idle-timeout ${mode}"
+	else
+		fail "server with --idle-timeout $mode did not start"
+	fi
+done
+if start_server --lines --read-timeout 0.3; then
+	closed_by_server "--lines --read-timeout 0.3: a line that never ends is cut" \
+		'hello\nhalf a line'
+	if [[ $(cat "$tmp/echoed") == hello ]]; then
+		ok "--lines: the whole line before it was echoed"
+	else
+		fail "--lines: echoed '$(cat "$tmp/echoed")', want 'hello'"
+	fi
+	stop_server "server with --read-timeout"
+else
+	fail "server with --lines --read-timeout did not start"
+fi
 expect 0 '^usage: uco-echo-client' "client --help: exit 0" "$client" --help
 expect 0 '^usage: uco-echo-server' "server --help: exit 0" "$server" --help
 

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include <uco/common.h>
+#include <uco/error.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -142,33 +143,76 @@ UCO_API int uco_shutdown(int fd, int how);
 
 /*
  * getaddrinfo(3) on the offload pool (it blocks on DNS).  Suspends.
- * Returns 0 with *res to free with freeaddrinfo(), or: -ENOENT (no such
- * host or service), -EAGAIN (temporary failure, try again), -ENOMEM,
- * -EINVAL (bad arguments or flags), -EAFNOSUPPORT, -ECANCELED, -ETIMEDOUT,
- * or the errno of a system error.
+ * Returns 0 with *res to free with freeaddrinfo(), or: a resolver error
+ * UCO_EAI(EAI_...) (uco/error.h; e.g. UCO_EAI(EAI_NONAME): no such host
+ * or service, UCO_EAI(EAI_AGAIN): temporary failure, try again;
+ * uco_strerror() says it in getaddrinfo's words), -ENOMEM, -EINVAL (NULL
+ * res, or neither host nor service), -ECANCELED, -ETIMEDOUT, or the errno
+ * of a system error (EAI_SYSTEM).  A cancelled or timed-out call returns
+ * at once; the lookup finishes on its thread and is freed there.
  */
 UCO_API int uco_getaddrinfo(const char *host, const char *service,
 			    const struct addrinfo *hints,
 			    struct addrinfo **res);
 
 enum {
-	UCO_LISTEN_REUSEPORT = 1, /* SO_REUSEPORT: one listener per core */
+	/* The first of a group of listeners on one port, one per core (see
+	 * uco_listen_twin()).  Without this flag a listener is a plain one,
+	 * alone on its address. */
+	UCO_LISTEN_REUSEPORT = 1,
 	UCO_LISTEN_V6ONLY = 2,    /* an IPv6 listener takes no IPv4 */
 };
 
 /*
  * A listening TCP socket on host:port (host NULL or "" or "*": every
  * address, IPv6 dual-stack where available; port "0": the kernel picks,
- * see uco_local_port()).  SO_REUSEADDR is always set; flags are
+ * see uco_local_port()).  SO_REUSEADDR is set (see below); flags are
  * UCO_LISTEN_* (others: -EINVAL); backlog < 0 means 511.  Suspends (name
  * resolution, uco_getaddrinfo()); the socket calls themselves do not
- * block.  Returns the listening fd, the caller's; or -EINVAL (NULL port),
- * uco_getaddrinfo()'s errors, or bind's and listen's (-EADDRINUSE,
- * -EACCES...).  Cancelled or timed out while resolving: -ECANCELED /
- * -ETIMEDOUT, and no socket is left open.
+ * block.  Returns the listening fd, the caller's; or -EINVAL (NULL port,
+ * unknown flags), a resolver error for an unknown host or service (see
+ * uco/error.h), -EADDRINUSE when another socket already listens on the
+ * address, or bind's and listen's other errors (-EACCES...).  Cancelled or
+ * timed out while resolving: -ECANCELED / -ETIMEDOUT, and no socket is left
+ * open.  A restart is not refused for the connections of the last run
+ * still in TIME_WAIT (SO_REUSEADDR).
+ *
+ * A port is never shared with another program by accident.  Linux lets
+ * sockets that all set SO_REUSEPORT share a port when they belong to the
+ * same user, and spreads the connections over them: a second server
+ * started by mistake on a busy port would listen without a word and take
+ * part of the first one's connections.  So:
+ *   - without UCO_LISTEN_REUSEPORT, SO_REUSEPORT is not set at all: the
+ *     socket is alone on its address, and nobody can join it;
+ *   - with UCO_LISTEN_REUSEPORT, the socket is bound *without*
+ *     SO_REUSEPORT, and first without SO_REUSEADDR either, so that the
+ *     bind fails with -EADDRINUSE when any other socket is bound there
+ *     (another process's SO_REUSEPORT group included, and another server
+ *     between its own bind and listen); SO_REUSEPORT is set between bind
+ *     and listen, so that the caller's own uco_listen_twin() sockets can
+ *     join.  Only if that first bind fails is it tried again with
+ *     SO_REUSEADDR, which gets past TIME_WAIT connections of an earlier
+ *     run but never past a listener.
+ * What this leaves, and why we accept it: (1) two servers that start on
+ * the same port in the same few microseconds *while TIME_WAIT connections
+ * hold it* may both pass the second bind (each before the other listens)
+ * and share; closing that would take a lock outside the kernel (a lock
+ * file per port) that a crashed server leaves behind.  (2) A program of
+ * the same user that sets SO_REUSEPORT itself and binds after we listen
+ * joins our group: the kernel allows that on purpose, and that program
+ * asked for it; uco's own listeners never do it.
  */
 UCO_API int uco_listen_tcp(const char *host, const char *port, int backlog,
 			   unsigned flags);
+/*
+ * Another listening socket on the very address and port fd (from
+ * uco_listen_tcp() with UCO_LISTEN_REUSEPORT, or a twin) is bound to, in
+ * the same SO_REUSEPORT group: the kernel spreads new connections over
+ * the group, e.g. one listener per core.  Does not suspend.  Returns the
+ * fd, or -EINVAL (fd has no SO_REUSEPORT), -EADDRINUSE, or the errno of
+ * socket/bind/listen.
+ */
+UCO_API int uco_listen_twin(int fd, int backlog);
 /*
  * A connected TCP socket: resolves host:port and tries every address in
  * turn (as asyncio.open_connection does), returning the first that

@@ -2,13 +2,21 @@
  * uco/server.h — stream servers (asyncio.start_server): a listener on
  * every core, a task per connection, a connection cap, graceful shutdown.
  *
- * uco_start_server() opens one SO_REUSEPORT listening socket per core
- * (the kernel spreads new connections over them) and starts, on each of
+ * uco_start_server() opens one listening socket per core, all on one
+ * port in a SO_REUSEPORT group (the kernel spreads new connections over
+ * them; with one core, a plain socket without SO_REUSEPORT), and starts,
+ * on each of
  * those cores, an accepting task that takes connections from a multishot
  * accept and spawns, on that same core, one task per connection calling
  * handler(stream, arg).  The stream (uco/stream.h) is closed for the
  * handler when it returns (undrained bytes get close's best-effort send);
  * the handler may close it earlier itself.
+ *
+ * A port that another process already listens on is refused with
+ * -EADDRINUSE, whatever the number of cores: the first listener is bound
+ * without SO_REUSEPORT, and only this server's own listeners join its
+ * group (uco_listen_tcp() and uco_listen_twin() in uco/net.h, with the
+ * race this leaves and why).
  *
  * Faults stay where they happen:
  *   - EPIPE / ECONNRESET end only the connection that met them (sends use
@@ -73,6 +81,28 @@ typedef struct uco_server_opts {
 	size_t stack_size;
 	/* Buffer sizes and limit of each connection's stream. */
 	uco_stream_opts stream;
+	/*
+	 * Timeouts of a connection's reads, in nanoseconds (0: none).  Each
+	 * wait of a read call on the handler's stream (uco_stream_read,
+	 * readexactly, readline, readuntil, readuntil_view, peek) runs under
+	 * a timeout scope (uco/time.h) for the nearer of its deadline and any
+	 * scope the handler has open itself:
+	 *   idle_timeout  while the call has nothing of what it reads yet:
+	 *                 the client must start sending within this long;
+	 *   read_timeout  once the call has part of it (bytes were buffered
+	 *                 when it began, or came during it): the rest must
+	 *                 come within this long of that moment, however it
+	 *                 trickles in (slowloris).  One call is one message:
+	 *                 a readline() is a line, a readexactly(n) n bytes.
+	 * When one of them expires, the call returns -ETIMEDOUT (what
+	 * arrived stays buffered), and so does every later read on that
+	 * stream at once, without waiting: the connection is over, and the
+	 * server closes it when the handler returns (writes still work, e.g.
+	 * to say goodbye).  A -ETIMEDOUT from the handler's own scope is not
+	 * sticky.  These bound reads only, never a handler busy elsewhere.
+	 */
+	uint64_t idle_timeout;
+	uint64_t read_timeout;
 	/* Called on the accepting core with each error accept reports
 	 * (-EMFILE...), before backing off; must not suspend.  NULL: the
 	 * first one is printed on stderr. */
@@ -85,9 +115,11 @@ typedef struct uco_server_opts {
  * every address; port "0" for one the kernel picks, the same on every
  * core: see uco_server_port()) and start serving.  Suspends (name
  * resolution).  Returns 0 with *out set, to free with uco_server_free(),
- * or -EINVAL (no handler, bad options), -EADDRINUSE, -ENOENT (unknown
- * host), -ENOMEM, -EPERM (not in a task), -ECANCELED / -ETIMEDOUT (cut
- * short while resolving)...; nothing is left running on failure.
+ * or -EINVAL (no handler, bad options), -EADDRINUSE (another socket
+ * listens on host:port), a resolver error for an unknown host or port
+ * (uco/error.h: print it with uco_strerror()), -ENOMEM, -EPERM (not in a
+ * task), -ECANCELED / -ETIMEDOUT (cut short while resolving)...; nothing is
+ * left running on failure.
  */
 UCO_API int uco_start_server(uco_server **out, const char *host,
 			     const char *port, uco_server_handler handler,

@@ -67,9 +67,9 @@ UCO_API int uco_stream_open(uco_stream **out, int fd,
  * address in turn until one accepts (see uco_connect_tcp(), which sets
  * TCP_NODELAY), and wrap the socket.  Suspends.  Returns 0 with *out set,
  * to close with uco_stream_close(); or the error of the last address tried
- * (-ECONNREFUSED, -ETIMEDOUT...), -ENOENT for an unknown host, -ENOMEM;
- * -ECANCELED / -ETIMEDOUT when cancelled or timed out, with no socket left
- * open.
+ * (-ECONNREFUSED, -ETIMEDOUT...), a resolver error for an unknown host
+ * (UCO_EAI(EAI_NONAME), see uco/error.h), -ENOMEM; -ECANCELED / -ETIMEDOUT
+ * when cancelled or timed out, with no socket left open.
  */
 UCO_API int uco_open_connection(uco_stream **out, const char *host,
 				const char *port, const uco_stream_opts *opts);

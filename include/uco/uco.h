@@ -6,6 +6,7 @@
 #define UCO_H
 
 #include <uco/common.h>
+#include <uco/error.h>
 #include <uco/runtime.h>
 #include <uco/task.h>
 #include <uco/time.h>
