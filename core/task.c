@@ -54,6 +54,19 @@ int uco__suspend(struct uco_task *t)
 	return t->wake_res;
 }
 
+__attribute__((cold, noinline)) int uco__refuse(struct uco_task *t, int err)
+{
+	if (__builtin_expect(t->loop->debug, 0) &&
+	    ++t->refused == UCO_REFUSED_WARN)
+		uco__debug_refused(t->loop, t, err);
+	/* A yield: behind every task that is ready now; the handoff budget
+	 * sends the loop through its scheduler (ring, messages, timers,
+	 * signals) at least every UCO_HANDOFF_BUDGET of these. */
+	uco__make_ready(t, 0);
+	uco__suspend(t);
+	return err;
+}
+
 void uco__make_ready(struct uco_task *t, int res)
 {
 	struct uco__loop *l = t->loop;
@@ -137,6 +150,7 @@ static int task_new(struct uco__loop *home, struct uco__loop *runner,
 	t->ndeadlines = 0;
 	t->shield = 0;
 	t->heap_idx = 0;
+	t->refused = 0;
 	t->wait_what = NULL;
 	t->locals = NULL;
 	t->group = NULL;
