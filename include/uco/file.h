@@ -34,6 +34,13 @@
 /* openat(2) relative to the working directory.  O_CLOEXEC is always added. */
 UCO_API int uco_open(const char *path, int flags, mode_t mode);
 UCO_API int uco_openat(int dirfd, const char *path, int flags, mode_t mode);
+/*
+ * Close fd; suspends.  Always releases the descriptor, even in a cancelled
+ * task or under an expired timeout scope: the close goes to the kernel
+ * shielded and without the scope's timeout (a cancel arriving meanwhile
+ * is kept for the next call), and outside a task it is a plain close(2).
+ * Returns 0 or close's own error, never -ECANCELED or -ETIMEDOUT.
+ */
 UCO_API int uco_close(int fd);
 
 UCO_API ssize_t uco_read(int fd, void *buf, size_t len, int64_t off);
