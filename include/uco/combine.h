@@ -3,7 +3,10 @@
  *
  * All of these take an array of task handles owned by the caller; they never
  * release them.  They suspend, honour cancellation and timeout scopes, and
- * must be called on the core that spawned the tasks.
+ * must be called on the core that spawned the tasks.  Like uco_join(), they
+ * refuse before waiting for anything: -EDEADLK if the calling task is in
+ * the array (it would wait for itself), -EXDEV if a task was spawned on
+ * another core, -EINVAL for a NULL task (or array with n > 0).
  */
 #ifndef UCO_COMBINE_H
 #define UCO_COMBINE_H
@@ -44,17 +47,26 @@ typedef struct uco_as_completed uco_as_completed;
 
 /*
  * asyncio.as_completed(): an iterator that hands back the tasks in the order
- * they finish.  The array is copied.  Returns 0 or -ENOMEM.
+ * they finish.  The array is copied.  Does not suspend.  Returns 0,
+ * -ENOMEM, -EPERM (not on a core), or the checks above.
  */
 UCO_API int uco_as_completed_create(uco_as_completed **out,
 				    uco_task *const *tasks, size_t n);
 
 /*
  * Next finished task.  Suspends.  Returns 1 with *t set, 0 when every task
- * has been handed back, -ECANCELED or -ETIMEDOUT.
+ * has been handed back, -ECANCELED or -ETIMEDOUT; -EXDEV off the tasks'
+ * core; -EBUSY if another task is already waiting in it (one at a time);
+ * -EDEADLK if the only task left is the caller; -EBADF if the iterator was
+ * freed while this call waited (it is then gone).
  */
 UCO_API int uco_as_completed_next(uco_as_completed *it, uco_task **t);
 
+/*
+ * Free the iterator (NULL: nothing).  Does not suspend; on the tasks' core
+ * only (aborts elsewhere).  Safe while a task waits in _next(): that call
+ * returns -EBADF and the memory goes when it has returned.
+ */
 UCO_API void uco_as_completed_free(uco_as_completed *it);
 
 #endif
