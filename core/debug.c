@@ -143,17 +143,14 @@ void uco__debug_ran(struct uco__loop *l, struct uco_task *t)
 			(double)ran / 1e6);
 }
 
-void uco__debug_refused(struct uco__loop *l, struct uco_task *t, int err)
+void uco__debug_refused(struct uco__loop *l, struct uco_task *t)
 {
 	fprintf(stderr,
 		"uco: debug: task '%s' (id %llu, core %u) has made %u suspending "
-		"calls since %s, each refused at once with %s; it should "
-		"return instead of calling again\n",
+		"calls since it was cancelled, each refused at once with "
+		"-ECANCELED; it should return instead of calling again\n",
 		uco_task_name(t), (unsigned long long)t->id, l->core,
-		(unsigned)UCO_REFUSED_WARN,
-		err == -ECANCELED ? "it was cancelled"
-				  : "its timeout scope expired",
-		err == -ECANCELED ? "-ECANCELED" : "-ETIMEDOUT");
+		(unsigned)UCO_REFUSED_WARN);
 }
 
 /* The dump runs on each loop for its own tasks. */

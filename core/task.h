@@ -76,7 +76,8 @@ struct uco_task {
 	int refs;                       /* handle + running; touched on home only */
 	struct uco__local *locals;      /* task-local values (shared, refcounted) */
 	uint64_t run_start;             /* debug mode: when it was last resumed */
-	uint32_t refused;               /* debug mode: refused calls (uco__refuse) */
+	uint32_t refused;               /* debug mode: calls refused since the
+	                                   cancel (valid once cancel_req) */
 	uint64_t deadlines[UCO_TIMEOUT_DEPTH]; /* open scopes, absolute ns */
 	struct uco__msg msg;            /* cross-core start / done notice */
 	struct uco__node group_node;    /* on its group's member list */
@@ -109,13 +110,14 @@ static inline uint64_t uco__task_deadline(const struct uco_task *t);
  * still yields before it returns err: a task that ignores the error and
  * calls again in a loop would otherwise never leave its core's CPU, and
  * other tasks, CQEs, messages and signals would never get their turn.  In
- * debug mode it also names a task that keeps making refused calls.  Out of
+ * debug mode it also names a task that keeps making calls after -ECANCELED
+ * (UCO_REFUSED_WARN of them).  Out of
  * line and cold: the common path only tests the flags it always tested.
  * The caller must not be linked on any wait list (others run meanwhile).
  */
 int uco__refuse(struct uco_task *t, int err);
 
-/* Debug mode: refused calls after which the task is named on stderr. */
+/* Debug mode: calls refused for a cancel after which the task is named. */
 #define UCO_REFUSED_WARN 1000
 
 /*
