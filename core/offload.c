@@ -200,8 +200,19 @@ static void abandon(void *ctx)
 	/* Never started, and now it never will: arg goes back at once, as
 	 * offload.h promises.  The caller returns without touching j. */
 	uco__live_add(j->loop, -1);
-	if (j->cleanup)
+	if (j->cleanup) {
+		/* We may be inside another task's uco_cancel(), between
+		 * unlinking the caller and waking it: cleanup must not
+		 * suspend that task there.  It runs as the scheduler would
+		 * run it (where job_done runs it too): a suspending call in
+		 * it gets -EPERM, uco_close() is a plain close(2). */
+		struct uco__loop *l = j->loop;
+		struct uco_task *cur = l->current;
+
+		l->current = NULL;
 		j->cleanup(j->arg, NULL);
+		l->current = cur;
+	}
 	uco__free(j, sizeof(*j));
 }
 

@@ -472,6 +472,10 @@ static void queued_cleanup(void *arg, void *result)
 {
 	ck_assert(pthread_equal(pthread_self(), g_loop_thread));
 	ck_assert_ptr_null(result);
+	/* Outside any task, even when it runs inside a uco_cancel(): it
+	 * cannot suspend the cancelling task half-way. */
+	ck_assert_ptr_null(uco_current());
+	ck_assert_int_eq(uco_nop(), -EPERM);
 	free(arg);
 	atomic_fetch_add(&g_cleanups, 1);
 }

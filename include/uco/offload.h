@@ -24,7 +24,8 @@
  * started (a call cut short while still queued is taken off the queue, and
  * fn never runs: its cleanup may run inside the uco_cancel() that cut it
  * short); or on the caller's core with fn's result once an abandoned fn
- * returns (arg must stay valid until then).  cleanup must not suspend.  The runtime waits for
+ * returns (arg must stay valid until then).  cleanup runs outside any task
+ * (suspending calls in it return -EPERM; uco_close() still closes).  The runtime waits for
  * abandoned calls at shutdown, so a function that never returns keeps
  * uco_run() from returning.
  */
