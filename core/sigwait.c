@@ -265,6 +265,14 @@ static void *watch_main(void *arg)
 		{ .fd = sw->stopfd, .events = POLLIN },
 	};
 
+	/* Running: uco_run goes on only now, so that whatever the thread's
+	 * start maps or allocates (glibc, a sanitizer) is in place before
+	 * any task runs, not half-way through a program's measurements. */
+	pthread_mutex_lock(&sw->mu);
+	sw->running = true;
+	pthread_cond_signal(&sw->cv);
+	pthread_mutex_unlock(&sw->mu);
+
 	for (;;) {
 		struct signalfd_siginfo si;
 
@@ -295,6 +303,8 @@ void uco__sigwatch_start(struct uco__runtime *rt)
 	sw->fd = -1;
 	sw->stopfd = -1;
 	pthread_mutex_init(&sw->mu, NULL);
+	pthread_cond_init(&sw->cv, NULL);
+	sw->running = false;
 	for (int i = 0; i < UCO_NSIGNALS; i++)
 		atomic_init(&sw->waiting[i], 0);
 	if (rt->sigfd < 0)
@@ -314,6 +324,10 @@ void uco__sigwatch_start(struct uco__runtime *rt)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r == 0) {
 		sw->started = true;
+		pthread_mutex_lock(&sw->mu);
+		while (!sw->running)
+			pthread_cond_wait(&sw->cv, &sw->mu);
+		pthread_mutex_unlock(&sw->mu);
 		return;
 	}
 fail:
@@ -344,4 +358,5 @@ void uco__sigwatch_stop(struct uco__runtime *rt)
 		close(sw->stopfd);
 	sw->fd = sw->stopfd = -1;
 	pthread_mutex_destroy(&sw->mu);
+	pthread_cond_destroy(&sw->cv);
 }

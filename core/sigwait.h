@@ -45,6 +45,8 @@ struct uco__sigstate {
 struct uco__sigwatch {
 	pthread_t thread;
 	pthread_mutex_t mu;                /* serialises mask updates */
+	pthread_cond_t cv;                 /* start-up handshake */
+	bool running;
 	_Atomic unsigned waiting[UCO_NSIGNALS]; /* waiting tasks, all cores */
 	int fd;                            /* signalfd of the unwaited, or -1 */
 	int stopfd;                        /* eventfd: stop the thread */
