@@ -239,10 +239,11 @@ START_TEST(test_calls_after_cancel_named)
 		      "no report about 'stubborn'; stderr:\n%s", res.err);
 	ck_assert_msg(strstr(line, "-ECANCELED") && strstr(line, "cancelled"),
 		      "%s", line);
-	/* Once, not once per call. */
-	ck_assert_ptr_null(strstr(strstr(res.err, "task 'stubborn'") + 1,
-				  "task 'stubborn'"));
-	ck_assert_msg(!strstr(res.err, "'tidy'"), "stderr:\n%s", res.err);
+	/* One report in all: once, not once per call, and none for 'tidy'
+	 * (a preempted run may add "ran ... ms" lines about either task:
+	 * only this report is counted). */
+	ck_assert_ptr_null(strstr(strstr(res.err, "since it was cancelled") + 1,
+				  "since it was cancelled"));
 }
 END_TEST
 
