@@ -4,8 +4,15 @@
  * Each waits with one waiter per task on the tasks' join lists; a waiter's
  * notify callback counts completions and wakes the waiting task only when
  * its condition holds, so n tasks cost n callbacks and one wake-up.
+ *
+ * They refuse what uco_join() refuses, before linking anything: a list
+ * with the caller in it (-EDEADLK: it would wait for itself), and tasks
+ * spawned on another core (-EXDEV: their join lists belong to that core's
+ * loop, which may be touching them right now).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <uco/combine.h>
@@ -16,6 +23,25 @@
 #include "loop.h"
 #include "task.h"
 #include "wait.h"
+
+/* uco_join()'s checks, for each of n tasks: 0, -EINVAL (a NULL task),
+ * -EDEADLK (self is one of them) or -EXDEV (spawned on another core than
+ * l, the caller's). */
+static int check_tasks(uco_task *const *tasks, size_t n,
+		       const struct uco_task *self, const struct uco__loop *l)
+{
+	if (n && !tasks)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!tasks[i])
+			return -EINVAL;
+		if (tasks[i] == self)
+			return -EDEADLK;
+		if (tasks[i]->home != l)
+			return -EXDEV;
+	}
+	return 0;
+}
 
 /* Wait until t has finished: 0, or -ECANCELED / -ETIMEDOUT. */
 static void unlink_one(void *ctx)
@@ -48,10 +74,14 @@ static void wait_all_shielded(uco_task *const *tasks, size_t n)
 UCO_API int uco_gather(uco_task *const *tasks, size_t n, void **results,
 		       int *errors)
 {
+	struct uco_task *self = uco__self();
 	int r = 0, failed = 0;
 
-	if (!uco__self())
+	if (!self)
 		return -EPERM;
+	r = check_tasks(tasks, n, self, self->loop);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = wait_finished(tasks[i]);
 	if (r < 0) {
@@ -146,6 +176,9 @@ UCO_API int uco_wait(uco_task *const *tasks, size_t n, uco_wait_mode mode,
 	if (mode != UCO_ALL_COMPLETED && mode != UCO_FIRST_COMPLETED &&
 	    mode != UCO_FIRST_ERROR)
 		return -EINVAL;
+	r = check_tasks(tasks, n, st.self, st.self->loop);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		if (tasks[i]->finished) {
 			done++;
@@ -211,6 +244,10 @@ struct uco_as_completed {
 	struct ac_link *done_head;     /* finished, not yet handed back */
 	struct ac_link *done_tail;
 	struct uco_task *waiter;       /* task blocked in next(), if any */
+	struct uco_task *inside;       /* ...from blocking until it has run
+	                                  again (woken, not yet resumed) */
+	struct uco__loop *loop;        /* the core of the tasks */
+	bool freed;                    /* freed while a task was inside */
 };
 
 static void ac_push(struct uco_as_completed *it, struct ac_link *k)
@@ -240,11 +277,18 @@ static void ac_notify(struct uco__waiter *w, int res)
 UCO_API int uco_as_completed_create(uco_as_completed **out,
 				    uco_task *const *tasks, size_t n)
 {
+	struct uco__loop *l = uco__tls_loop;
 	uco_as_completed *it;
+	int r;
 
+	if (!out)
+		return -EINVAL;
 	*out = NULL;
-	if (!uco__tls_loop)
+	if (!l)
 		return -EPERM;
+	r = check_tasks(tasks, n, l->current, l);
+	if (r < 0)
+		return r;
 	it = uco__zalloc(sizeof(*it));
 	if (!it)
 		return -ENOMEM;
@@ -254,6 +298,7 @@ UCO_API int uco_as_completed_create(uco_as_completed **out,
 		return -ENOMEM;
 	}
 	it->n = n;
+	it->loop = l;
 	for (size_t i = 0; i < n; i++) {
 		struct ac_link *k = &it->links[i];
 
@@ -275,20 +320,64 @@ static void ac_unwait(void *ctx)
 	((uco_as_completed *)ctx)->waiter = NULL;
 }
 
+/* Is self, unfinished, one of the tasks it still has to hand back?  Its
+ * link is then on self's own join list (short: scanned, not the array). */
+static bool ac_waits_for(const uco_as_completed *it, struct uco_task *self)
+{
+	struct uco__node *n;
+
+	for (n = self->joiners.head.next; n != &self->joiners.head;
+	     n = n->next) {
+		struct uco__waiter *w =
+			uco__container_of(n, struct uco__waiter, node);
+		if (w->notify == ac_notify && ((struct ac_link *)w)->it == it)
+			return true;
+	}
+	return false;
+}
+
+static void ac_destroy(uco_as_completed *it)
+{
+	for (size_t i = 0; i < it->n; i++)
+		uco__list_del(&it->links[i].w.node);
+	uco__free(it->links, (it->n ? it->n : 1) * sizeof(*it->links));
+	uco__free(it, sizeof(*it));
+}
+
 UCO_API int uco_as_completed_next(uco_as_completed *it, uco_task **t)
 {
+	struct uco_task *self = uco__self();
 	struct ac_link *k;
 
+	if (!it || !t)
+		return -EINVAL;
 	*t = NULL;
+	if (!self)
+		return -EPERM;
+	if (self->loop != it->loop)
+		return -EXDEV;
 	if (it->handed == it->n)
 		return 0;
 	while (!it->done_head) {
 		int r;
 
-		it->waiter = uco__self();
-		if (!it->waiter)
-			return -EPERM;
+		/* One task at a time may wait; a second would steal the
+		 * first's wake-up and leave it waiting for good. */
+		if (it->inside)
+			return -EBUSY;
+		/* Only the caller itself is left: it would wait for itself. */
+		if (it->n - it->handed == 1 && ac_waits_for(it, self))
+			return -EDEADLK;
+		it->waiter = self;
+		it->inside = self;
 		r = uco__block(ac_unwait, it, "as_completed");
+		it->inside = NULL;
+		if (it->freed) {
+			/* uco_as_completed_free() ran while we waited: the
+			 * record was left to us. */
+			ac_destroy(it);
+			return -EBADF;
+		}
 		if (r < 0)
 			return r;
 	}
@@ -303,10 +392,29 @@ UCO_API int uco_as_completed_next(uco_as_completed *it, uco_task **t)
 
 UCO_API void uco_as_completed_free(uco_as_completed *it)
 {
+	struct uco_task *w;
+
 	if (!it)
 		return;
+	if (uco__tls_loop != it->loop) {
+		/* The links sit on the join lists of that core's tasks. */
+		fprintf(stderr, "uco: uco_as_completed_free() called off the "
+				"tasks' core\n");
+		abort();
+	}
+	if (!it->inside) {
+		ac_destroy(it);
+		return;
+	}
+	/* A task is in next(), blocked or woken but not yet run again: it
+	 * returns -EBADF and frees the record when it runs, so nothing is
+	 * freed under it. */
 	for (size_t i = 0; i < it->n; i++)
 		uco__list_del(&it->links[i].w.node);
-	uco__free(it->links, (it->n ? it->n : 1) * sizeof(*it->links));
-	uco__free(it, sizeof(*it));
+	it->freed = true;
+	w = it->waiter;
+	if (w) {
+		it->waiter = NULL;
+		uco__wake(w, -EBADF);
+	}
 }

@@ -143,6 +143,16 @@ void uco__debug_ran(struct uco__loop *l, struct uco_task *t)
 			(double)ran / 1e6);
 }
 
+void uco__debug_refused(struct uco__loop *l, struct uco_task *t)
+{
+	fprintf(stderr,
+		"uco: debug: task '%s' (id %llu, core %u) has made %u suspending "
+		"calls since it was cancelled, each refused at once with "
+		"-ECANCELED; it should return instead of calling again\n",
+		uco_task_name(t), (unsigned long long)t->id, l->core,
+		(unsigned)UCO_REFUSED_WARN);
+}
+
 /* The dump runs on each loop for its own tasks. */
 struct dump_msg {
 	struct uco__msg msg;

@@ -20,6 +20,10 @@ void uco__fault_handlers_remove(struct uco__runtime *rt);
 /* Debug mode: t just switched out after running since t->run_start. */
 void uco__debug_ran(struct uco__loop *l, struct uco_task *t);
 
+/* Debug mode: t has made UCO_REFUSED_WARN suspending calls that were
+ * refused with -ECANCELED at their start (it ignores its cancel). */
+void uco__debug_refused(struct uco__loop *l, struct uco_task *t);
+
 /* Debug mode: start the SIGQUIT dump watcher on loop l (core 0). */
 void uco__debug_start(struct uco__loop *l);
 

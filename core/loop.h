@@ -81,7 +81,8 @@ struct uco__runtime {
 	void *main_result;
 	int main_error;
 	size_t page;
-	int sigfd;                      /* SIGINT/TERM/HUP, read on core 0 */
+	int sigfd;                      /* SIGINT/TERM/HUP, read by every loop */
+	struct uco__sigwatch sigwatch;  /* ...and the unwaited by a thread */
 	struct sigaction old_segv;
 	struct sigaction old_bus;
 };

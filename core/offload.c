@@ -6,8 +6,11 @@
  * thread posts the job back to the loop that asked, and wakes that loop
  * with an IORING_OP_MSG_RING from a tiny ring of its own: the loop sleeps in
  * io_uring_enter and is never polled.  A caller that is cancelled or times
- * out abandons the job at once; the job still completes in the background
- * and is freed (after `cleanup`) when it comes back.
+ * out abandons the job at once: a job still queued is taken off the queue
+ * (fn never runs, cleanup runs there and then with a NULL result), so
+ * timeouts under load leave no backlog of dead work; a job already running
+ * completes in the background and is freed (after `cleanup`) when it comes
+ * back.
  */
 #include "offload.h"
 
@@ -25,7 +28,8 @@
 
 struct job {
 	struct uco__msg msg;          /* back to the loop when done */
-	struct job *next;             /* pool queue */
+	struct job *next, *prev;      /* pool queue (under pool->mu) */
+	bool queued;                  /* on the queue, not yet taken */
 	void *(*fn)(void *);
 	void *arg;
 	void *result;
@@ -50,6 +54,21 @@ struct uco__offload {
 	bool stop;
 };
 
+/* Take j off the queue; pool->mu held. */
+static void dequeue(struct uco__offload *pool, struct job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		pool->head = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	else
+		pool->tail = j->prev;
+	j->queued = false;
+	pool->queued--;
+}
+
 static void *worker_main(void *p)
 {
 	struct worker *w = p;
@@ -68,10 +87,7 @@ static void *worker_main(void *p)
 		if (!pool->head)
 			break;
 		j = pool->head;
-		pool->queued--;
-		pool->head = j->next;
-		if (!pool->head)
-			pool->tail = NULL;
+		dequeue(pool, j);
 		pthread_mutex_unlock(&pool->mu);
 
 		j->result = j->fn(j->arg);
@@ -163,9 +179,41 @@ static void job_done(struct uco__loop *l, struct uco__msg *m)
 	uco__free(j, sizeof(*j));
 }
 
+/* The caller was cancelled or timed out (uco__block's interrupt, run on
+ * the caller's loop by whoever cut the wait short). */
 static void abandon(void *ctx)
 {
-	((struct job *)ctx)->task = NULL;
+	struct job *j = ctx;
+	struct uco__offload *pool = j->loop->rt->offload;
+	bool queued;
+
+	pthread_mutex_lock(&pool->mu);
+	queued = j->queued;
+	if (queued)
+		dequeue(pool, j);
+	pthread_mutex_unlock(&pool->mu);
+	if (!queued) {
+		/* Running: job_done frees it when fn returns. */
+		j->task = NULL;
+		return;
+	}
+	/* Never started, and now it never will: arg goes back at once, as
+	 * offload.h promises.  The caller returns without touching j. */
+	uco__live_add(j->loop, -1);
+	if (j->cleanup) {
+		/* We may be inside another task's uco_cancel(), between
+		 * unlinking the caller and waking it: cleanup must not
+		 * suspend that task there.  It runs as the scheduler would
+		 * run it (where job_done runs it too): a suspending call in
+		 * it gets -EPERM, uco_close() is a plain close(2). */
+		struct uco__loop *l = j->loop;
+		struct uco_task *cur = l->current;
+
+		l->current = NULL;
+		j->cleanup(j->arg, NULL);
+		l->current = cur;
+	}
+	uco__free(j, sizeof(*j));
 }
 
 /* fn never started: arg goes back through cleanup at once (see offload.h). */
@@ -209,11 +257,13 @@ UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 		uco__free(j, sizeof(*j));
 		return refused(r, arg, cleanup);
 	}
+	j->prev = pool->tail;
 	if (pool->tail)
 		pool->tail->next = j;
 	else
 		pool->head = j;
 	pool->tail = j;
+	j->queued = true;
 	pool->queued++;
 	pthread_cond_signal(&pool->cv);
 	pthread_mutex_unlock(&pool->mu);
@@ -221,7 +271,7 @@ UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 
 	r = uco__block(abandon, j, "to_thread");
 	if (r < 0)
-		return r; /* abandoned: job_done frees it */
+		return r; /* abandoned: freed by abandon() or job_done */
 	if (result)
 		*result = j->result;
 	uco__free(j, sizeof(*j));

@@ -239,6 +239,7 @@ UCO_API int uco_run(uco_fn main_fn, void *arg, const uco_config *cfg_in,
 	if (rt->cfg.debug)
 		sigaddset(&quit, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &quit, &oldmask);
+	uco__sigwatch_start(rt);
 
 	for (started = 0; started < rt->nloops; started++) {
 		targs[started].rt = rt;
@@ -266,6 +267,7 @@ UCO_API int uco_run(uco_fn main_fn, void *arg, const uco_config *cfg_in,
 			r = rt->loops[i].exit_status;
 		uco__loop_term(&rt->loops[i]);
 	}
+	uco__sigwatch_stop(rt);
 	if (rt->sigfd >= 0)
 		close(rt->sigfd);
 	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);

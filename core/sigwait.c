@@ -2,9 +2,12 @@
 #include "sigwait.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <uco/signal.h>
@@ -65,13 +68,47 @@ struct sigwaiter {
 	const sigset_t *set;
 };
 
+/* Point the watcher's signalfd at the signals nobody waits for now.  The
+ * counts are read under the mutex, after the caller's own change, so the
+ * last update to run sees every change before it. */
+static void watch_update(struct uco__runtime *rt)
+{
+	struct uco__sigwatch *sw = &rt->sigwatch;
+	sigset_t unwaited;
+
+	if (sw->fd < 0)
+		return;
+	sigemptyset(&unwaited);
+	pthread_mutex_lock(&sw->mu);
+	for (int i = 0; i < UCO_NSIGNALS; i++)
+		if (!atomic_load_explicit(&sw->waiting[i], memory_order_relaxed))
+			sigaddset(&unwaited, signals[i]);
+	if (signalfd(sw->fd, &unwaited, 0) < 0)
+		fprintf(stderr, "uco: updating the signal watcher: %s\n",
+			strerror(errno));
+	pthread_mutex_unlock(&sw->mu);
+}
+
 static void count_waiter(struct sigwaiter *w, int delta)
 {
-	for (int i = 0; i < UCO_NSIGNALS; i++)
-		if (sigismember(w->set, signals[i]) == 1)
-			atomic_fetch_add_explicit(&w->loop->sig.count[i],
-						  (unsigned)delta,
-						  memory_order_relaxed);
+	struct uco__sigwatch *sw = &w->loop->rt->sigwatch;
+	bool changed = false;
+
+	for (int i = 0; i < UCO_NSIGNALS; i++) {
+		unsigned before;
+
+		if (sigismember(w->set, signals[i]) != 1)
+			continue;
+		atomic_fetch_add_explicit(&w->loop->sig.count[i],
+					  (unsigned)delta, memory_order_relaxed);
+		before = atomic_fetch_add_explicit(&sw->waiting[i],
+						   (unsigned)delta,
+						   memory_order_relaxed);
+		/* Only the first waiter and the last one change the mask. */
+		changed |= delta > 0 ? before == 0 : before == 1;
+	}
+	if (changed)
+		watch_update(w->loop->rt);
 }
 
 /* Wake this loop's waiters for signo; how many. */
@@ -216,4 +253,110 @@ UCO_API int uco_signal_wait(const sigset_t *set)
 	uco__list_add_tail(&w.loop->sig.waiters, &w.node);
 	count_waiter(&w, 1);
 	return uco__block(sigwaiter_unlink, &w, "signal");
+}
+
+/* ---- the watcher thread ------------------------------------------------ */
+
+static void *watch_main(void *arg)
+{
+	struct uco__sigwatch *sw = arg;
+	struct pollfd pf[2] = {
+		{ .fd = sw->fd, .events = POLLIN },
+		{ .fd = sw->stopfd, .events = POLLIN },
+	};
+
+	/* Running: uco_run goes on only now, so that whatever the thread's
+	 * start maps or allocates (glibc, a sanitizer) is in place before
+	 * any task runs, not half-way through a program's measurements. */
+	pthread_mutex_lock(&sw->mu);
+	sw->running = true;
+	pthread_cond_signal(&sw->cv);
+	pthread_mutex_unlock(&sw->mu);
+
+	for (;;) {
+		struct signalfd_siginfo si;
+
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "uco: signal watcher: poll: %s\n",
+				strerror(errno));
+			return NULL;
+		}
+		if (pf[1].revents)
+			return NULL;
+		/* Nonblocking: a loop may have read it first.  A task that
+		 * started waiting after the read is too late for this one,
+		 * as signal.h says. */
+		while (read(sw->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			if (sig_index((int)si.ssi_signo) >= 0)
+				default_action((int)si.ssi_signo);
+	}
+}
+
+void uco__sigwatch_start(struct uco__runtime *rt)
+{
+	struct uco__sigwatch *sw = &rt->sigwatch;
+	sigset_t set, all, old;
+	int r;
+
+	sw->fd = -1;
+	sw->stopfd = -1;
+	pthread_mutex_init(&sw->mu, NULL);
+	pthread_cond_init(&sw->cv, NULL);
+	sw->running = false;
+	for (int i = 0; i < UCO_NSIGNALS; i++)
+		atomic_init(&sw->waiting[i], 0);
+	if (rt->sigfd < 0)
+		return; /* the signals are not taken over at all */
+	uco__signal_set(&set);
+	sw->fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	sw->stopfd = eventfd(0, EFD_CLOEXEC);
+	if (sw->fd < 0 || sw->stopfd < 0) {
+		r = errno;
+		goto fail;
+	}
+	/* It takes no signal itself but through its signalfd (and the one
+	 * it raises in default_action). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = pthread_create(&sw->thread, NULL, watch_main, sw);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0) {
+		sw->started = true;
+		pthread_mutex_lock(&sw->mu);
+		while (!sw->running)
+			pthread_cond_wait(&sw->cv, &sw->mu);
+		pthread_mutex_unlock(&sw->mu);
+		return;
+	}
+fail:
+	fprintf(stderr, "uco: cannot start the signal watcher (%s): a signal "
+			"nobody waits for is handled only while a loop runs\n",
+		strerror(r));
+	if (sw->fd >= 0)
+		close(sw->fd);
+	if (sw->stopfd >= 0)
+		close(sw->stopfd);
+	sw->fd = sw->stopfd = -1;
+}
+
+void uco__sigwatch_stop(struct uco__runtime *rt)
+{
+	struct uco__sigwatch *sw = &rt->sigwatch;
+	uint64_t one = 1;
+
+	if (sw->started) {
+		if (write(sw->stopfd, &one, sizeof(one)) != sizeof(one))
+			abort(); /* an eventfd write of 1 cannot fail */
+		pthread_join(sw->thread, NULL);
+		sw->started = false;
+	}
+	if (sw->fd >= 0)
+		close(sw->fd);
+	if (sw->stopfd >= 0)
+		close(sw->stopfd);
+	sw->fd = sw->stopfd = -1;
+	pthread_mutex_destroy(&sw->mu);
+	pthread_cond_destroy(&sw->cv);
 }

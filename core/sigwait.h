@@ -6,10 +6,18 @@
  * a task on any core is read too.  A signal goes to the tasks waiting for
  * it, on whichever core; one nobody waits for gets the program's own
  * disposition.
+ *
+ * That last promise must hold even while every loop is busy (a task that
+ * never suspends): a watcher thread, which depends on no loop, reads a
+ * second signalfd whose mask is kept to the signals no task waits for, and
+ * gives them the program's disposition itself.  Waited-for signals are
+ * left to the loops.  Both readers take process-wide signals from the same
+ * pending set, so each signal is read once, by whichever comes first.
  */
 #ifndef UCO_CORE_SIGWAIT_H
 #define UCO_CORE_SIGWAIT_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/signalfd.h>
@@ -32,6 +40,22 @@ struct uco__sigstate {
 	bool armed;
 	bool rearm;                        /* read again (the scheduler does) */
 };
+
+/* Per runtime: the watcher thread for signals nobody waits for. */
+struct uco__sigwatch {
+	pthread_t thread;
+	pthread_mutex_t mu;                /* serialises mask updates */
+	pthread_cond_t cv;                 /* start-up handshake */
+	bool running;
+	_Atomic unsigned waiting[UCO_NSIGNALS]; /* waiting tasks, all cores */
+	int fd;                            /* signalfd of the unwaited, or -1 */
+	int stopfd;                        /* eventfd: stop the thread */
+	bool started;
+};
+
+/* Start / stop the watcher (uco_run, around the loops' whole life). */
+void uco__sigwatch_start(struct uco__runtime *rt);
+void uco__sigwatch_stop(struct uco__runtime *rt);
 
 /* The signals uco takes over. */
 void uco__signal_set(sigset_t *set);

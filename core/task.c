@@ -54,6 +54,21 @@ int uco__suspend(struct uco_task *t)
 	return t->wake_res;
 }
 
+__attribute__((cold, noinline)) int uco__refuse(struct uco_task *t, int err)
+{
+	/* t->refused is set to 0 when cancel_req is set (so spawning pays
+	 * nothing for it): only calls refused for a cancel are counted. */
+	if (__builtin_expect(t->loop->debug, 0) && err == -ECANCELED &&
+	    ++t->refused == UCO_REFUSED_WARN)
+		uco__debug_refused(t->loop, t);
+	/* A yield: behind every task that is ready now; the handoff budget
+	 * sends the loop through its scheduler (ring, messages, timers,
+	 * signals) at least every UCO_HANDOFF_BUDGET of these. */
+	uco__make_ready(t, 0);
+	uco__suspend(t);
+	return err;
+}
+
 void uco__make_ready(struct uco_task *t, int res)
 {
 	struct uco__loop *l = t->loop;
@@ -86,6 +101,8 @@ void uco__cancel_local(struct uco_task *t)
 {
 	if (t->state == UCO_TASK_DONE || t->exiting)
 		return;
+	if (!t->cancel_req)
+		t->refused = 0; /* counted from the cancel (not at spawn) */
 	t->cancel_req = true;
 	if (!t->shield && t->state == UCO_TASK_WAITING)
 		uco__interrupt(t, -ECANCELED);
@@ -161,8 +178,10 @@ static int task_new(struct uco__loop *home, struct uco__loop *runner,
 	if (parent)
 		t->locals = uco__local_inherit(parent->locals);
 	/* A task born during shutdown is cancelled at birth. */
-	if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
+	if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
 		t->cancel_req = true;
+		t->refused = 0;
+	}
 	uco__ctx_init(&t->ctx, st->lo, (size_t)((char *)t - (char *)st->lo),
 		      task_entry, t);
 	*out = t;
@@ -181,8 +200,11 @@ static void start_remote(struct uco__loop *l, struct uco__msg *m)
 {
 	struct uco_task *t = uco__container_of(m, struct uco_task, msg);
 
-	if (atomic_load_explicit(&l->rt->stopping, memory_order_relaxed))
+	if (atomic_load_explicit(&l->rt->stopping, memory_order_relaxed) &&
+	    !t->cancel_req) {
 		t->cancel_req = true;
+		t->refused = 0;
+	}
 	task_start(l, t);
 }
 

@@ -76,6 +76,8 @@ struct uco_task {
 	int refs;                       /* handle + running; touched on home only */
 	struct uco__local *locals;      /* task-local values (shared, refcounted) */
 	uint64_t run_start;             /* debug mode: when it was last resumed */
+	uint32_t refused;               /* debug mode: calls refused since the
+	                                   cancel (valid once cancel_req) */
 	uint64_t deadlines[UCO_TIMEOUT_DEPTH]; /* open scopes, absolute ns */
 	uint8_t deadlines_cut;          /* bit i: scope i cut a call short */
 	struct uco__msg msg;            /* cross-core start / done notice */
@@ -120,12 +122,26 @@ static inline int uco__timed_out(struct uco_task *t)
 			t->deadlines_cut |= (uint8_t)(1u << i);
 	return -ETIMEDOUT;
 }
+ * A suspending call refused at its start (err: -ECANCELED or -ETIMEDOUT)
+ * still yields before it returns err: a task that ignores the error and
+ * calls again in a loop would otherwise never leave its core's CPU, and
+ * other tasks, CQEs, messages and signals would never get their turn.  In
+ * debug mode it also names a task that keeps making calls after -ECANCELED
+ * (UCO_REFUSED_WARN of them).  Out of
+ * line and cold: the common path only tests the flags it always tested.
+ * The caller must not be linked on any wait list (others run meanwhile).
+ */
+int uco__refuse(struct uco_task *t, int err);
+
+/* Debug mode: calls refused for a cancel after which the task is named. */
+#define UCO_REFUSED_WARN 1000
 
 /*
  * The checks every suspending call starts with: -EPERM outside a task,
  * -ECANCELED if cancelled and not shielded, -ETIMEDOUT if a scope expired.
+ * Never suspends (uco__block uses it: its caller has linked a waiter).
  */
-static inline int uco__enter(struct uco_task **out)
+static inline int uco__enter_check(struct uco_task **out)
 {
 	struct uco_task *t = uco__self();
 
@@ -137,6 +153,23 @@ static inline int uco__enter(struct uco_task **out)
 	if (__builtin_expect(t->ndeadlines != 0, 0) &&
 	    uco_now() >= uco__task_deadline(t))
 		return uco__timed_out(t);
+	return 0;
+}
+
+/* uco__enter_check(), and a refusal passes through the scheduler
+ * (uco__refuse).  For calls that have linked nothing yet. */
+static inline int uco__enter(struct uco_task **out)
+{
+	struct uco_task *t = uco__self();
+
+	*out = t;
+	if (__builtin_expect(!t, 0))
+		return -EPERM;
+	if (__builtin_expect(t->cancel_req, 0) && !t->shield)
+		return uco__refuse(t, -ECANCELED);
+	if (__builtin_expect(t->ndeadlines != 0, 0) &&
+	    uco_now() >= uco__task_deadline(t))
+		return uco__refuse(t, -ETIMEDOUT);
 	return 0;
 }
 

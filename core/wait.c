@@ -11,11 +11,15 @@ int uco__block(void (*interrupt)(void *ctx), void *ctx, const char *what)
 {
 	struct uco_task *t;
 	uint64_t deadline;
-	int r = uco__enter(&t);
+	int r = uco__enter_check(&t);
 
 	if (r < 0) {
-		if (t)
+		/* Unlinked before the refusal yields: while others run, a
+		 * linked waiter could be woken under us. */
+		if (t) {
 			interrupt(ctx);
+			r = uco__refuse(t, r);
+		}
 		return r;
 	}
 	deadline = uco__task_deadline(t);

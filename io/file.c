@@ -6,9 +6,11 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uco/file.h>
 
+#include "core/cleanup.h"
 #include "core/loop.h"
 #include "core/task.h"
 #include "io.h"
@@ -39,11 +41,33 @@ UCO_API int uco_open(const char *path, int flags, mode_t mode)
 	return uco_openat(AT_FDCWD, path, flags, mode);
 }
 
+static int close_op(int fd)
+{
+	UCO__IO_RETURN(io_uring_prep_close(sqe, fd));
+}
+
 UCO_API int uco_close(int fd)
 {
+	struct uco__cleanup c;
+	int r;
+
 	if (fd < 0)
 		return -EBADF;
-	UCO__IO_RETURN(io_uring_prep_close(sqe, fd));
+	if (!uco__self()) {
+		/* Linux releases the descriptor even when close(2) reports
+		 * EINTR: there is nothing to retry. */
+		return close(fd) == 0 || errno == EINTR ? 0 : -errno;
+	}
+	/* A release must happen whatever state the task is in: refused at
+	 * the start (cancelled, scope expired), or cut short in the kernel
+	 * (a close punted to a worker to flush the file can be cancelled
+	 * before it runs), the descriptor would stay open.  So the close
+	 * goes in shielded and without the scope's linked timeout; a cancel
+	 * that arrives meanwhile is kept for the task's next call. */
+	uco__cleanup_begin(&c);
+	r = close_op(fd);
+	uco__cleanup_end(&c);
+	return r;
 }
 
 UCO_API ssize_t uco_read(int fd, void *buf, size_t len, int64_t off)

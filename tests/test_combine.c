@@ -844,6 +844,245 @@ START_TEST(as_completed_interrupted)
 }
 END_TEST
 
+/* ---- the checks uco_join makes --------------------------------------- */
+
+/*
+ * A list with the caller in it: -EDEADLK before anything is waited for
+ * (uco_join(self) refuses too).  gather used to hang for good, even under
+ * a 200 ms scope: the scope cut the wait, gather cancelled its tasks and
+ * then waited, shielded, for the caller itself to finish.
+ */
+static void *gather_self_task(void *arg)
+{
+	uco_task **others = arg;
+	uco_task *list[2] = { others[0], uco_current() };
+	void *results[2] = { (void *)1, (void *)1 };
+	int errors[2] = { 1, 1 };
+	int s = uco_timeout_begin(200 * MS);
+
+	ck_assert_int_eq(uco_gather(list, 2, results, errors), -EDEADLK);
+	uco_timeout_end(s);
+	/* Nothing was touched, nothing cancelled. */
+	ck_assert_ptr_eq(results[0], (void *)1);
+	ck_assert_int_eq(errors[1], 1);
+	ck_assert(!uco_cancelling());
+	ck_assert(!uco_task_done(others[0]));
+	return NULL;
+}
+
+static void body_gather_self(void *arg)
+{
+	uco_future *gate;
+	struct job j;
+	uco_task *t[2];
+
+	(void)arg;
+	ck_assert_int_eq(uco_future_create(&gate), 0);
+	j = (struct job){ .gate = gate };
+	t[0] = spawn_job(&j);
+	ck_assert_int_eq(uco_spawn(&t[1], gather_self_task, t, NULL), 0);
+	ck_assert_int_eq(uco_join(t[1], NULL), 0);
+	ck_assert_int_eq(uco_future_set_result(gate, NULL), 0);
+	ck_assert_int_eq(uco_join(t[0], NULL), 0);
+	ck_assert_int_eq(j.saw, 0); /* it was never cancelled */
+	release_all(t, 2);
+	uco_future_free(gate);
+}
+
+START_TEST(gather_self_edeadlk)
+{
+	lc_run(body_gather_self, NULL, NULL);
+}
+END_TEST
+
+/* uco_wait with the caller in the list (with a timeout, so that the old
+ * code, which waited, returned 0 finished instead of hanging). */
+static void body_wait_self(void *arg)
+{
+	uco_task *self = uco_current();
+
+	(void)arg;
+	ck_assert_int_eq(uco_wait(&self, 1, UCO_ALL_COMPLETED, 50 * MS),
+			 -EDEADLK);
+	ck_assert_int_eq(uco_wait(&self, 1, UCO_FIRST_COMPLETED, 50 * MS),
+			 -EDEADLK);
+	ck_assert_int_eq(uco_wait(NULL, 1, UCO_ALL_COMPLETED, 50 * MS),
+			 -EINVAL);
+}
+
+START_TEST(wait_self_edeadlk)
+{
+	lc_run(body_wait_self, NULL, NULL);
+}
+END_TEST
+
+/* as_completed: created with the caller in it, -EDEADLK; a task of the
+ * list iterating it gets the others, then -EDEADLK when only it is left
+ * (the old code waited: here, until a scope ran out). */
+struct ac_self {
+	uco_as_completed *it;
+	uco_task *first;
+	int r1, r2;
+};
+
+static void *ac_self_task(void *arg)
+{
+	struct ac_self *a = arg;
+	uco_task *got = NULL;
+	int s = uco_timeout_begin(5 * SEC); /* bounds the old code's wait */
+
+	a->r1 = uco_as_completed_next(a->it, &got);
+	a->first = got;
+	a->r2 = uco_as_completed_next(a->it, &got);
+	uco_timeout_end(s);
+	return NULL;
+}
+
+static void body_as_completed_self(void *arg)
+{
+	uco_task *self = uco_current(), *t[2];
+	uco_as_completed *it = (uco_as_completed *)1;
+	struct ac_self a = { .r1 = 9, .r2 = 9 };
+	struct job j = { 0 };
+
+	(void)arg;
+	ck_assert_int_eq(uco_as_completed_create(&it, &self, 1), -EDEADLK);
+	ck_assert_ptr_null(it);
+	t[0] = spawn_job(&j);
+	ck_assert_int_eq(uco_spawn(&t[1], ac_self_task, &a, NULL), 0);
+	ck_assert_int_eq(uco_as_completed_create(&a.it, t, 2), 0);
+	ck_assert_int_eq(uco_join(t[1], NULL), 0);
+	ck_assert_int_eq(a.r1, 1);
+	ck_assert_ptr_eq(a.first, t[0]);
+	ck_assert_int_eq(a.r2, -EDEADLK);
+	uco_as_completed_free(a.it);
+	release_all(t, 2);
+}
+
+START_TEST(as_completed_self_edeadlk)
+{
+	lc_run(body_as_completed_self, NULL, NULL);
+}
+END_TEST
+
+/*
+ * Tasks spawned on another core: -EXDEV from all three, before anything is
+ * linked.  The old code linked a waiter on core 0's join list from core 1.
+ * Here a task on core 1 is handed a task homed on core 0 (which stays
+ * unfinished) and tries each.
+ */
+static void *xdev_task(void *arg)
+{
+	uco_task *other = arg;
+	uco_as_completed *it;
+
+	ck_assert_int_eq(uco_as_completed_create(&it, &other, 1), -EXDEV);
+	ck_assert_int_eq(uco_wait(&other, 1, UCO_ALL_COMPLETED, 50 * MS),
+			 -EXDEV);
+	ck_assert_int_eq(uco_gather(&other, 1, NULL, NULL), -EXDEV);
+	ck_assert_int_eq(uco_join(other, NULL), -EXDEV); /* as join does */
+	return NULL;
+}
+
+static void body_xdev(void *arg)
+{
+	uco_future *gate;
+	struct job j;
+	uco_task *t, *x;
+
+	(void)arg;
+	ck_assert_int_eq(uco_future_create(&gate), 0);
+	j = (struct job){ .gate = gate };
+	t = spawn_job(&j);
+	ck_assert_int_eq(uco_spawn_on(1, &x, xdev_task, t, NULL), 0);
+	ck_assert_int_eq(uco_join(x, NULL), 0);
+	uco_task_release(x);
+	ck_assert(!uco_task_done(t));
+	ck_assert_int_eq(uco_future_set_result(gate, NULL), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	uco_future_free(gate);
+}
+
+START_TEST(combinators_other_core_exdev)
+{
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.cores = 2;
+	lc_run(body_xdev, NULL, &cfg);
+}
+END_TEST
+
+/*
+ * uco_as_completed_free() while a task is in next(): that task returns
+ * -EBADF and the record goes when it has left (the old code freed it under
+ * the blocked task, which was never woken).  Also while the task has been
+ * woken but not yet run again; and a second task calling next() while one
+ * waits gets -EBUSY instead of stealing its wake-up.
+ */
+static void *ac_scoped_user(void *arg)
+{
+	struct ac_user *u = arg;
+	uco_task *got;
+	int s = uco_timeout_begin(5 * SEC); /* bounds the old code's wait */
+
+	u->r = uco_as_completed_next(u->it, &got);
+	uco_timeout_end(s);
+	return NULL;
+}
+
+static void body_as_completed_free_waiting(void *arg)
+{
+	uco_future *gate;
+	struct job j;
+	uco_task *t, *ut;
+	uco_as_completed *it;
+	struct ac_user u = { .r = 1 };
+	uco_task *got;
+
+	(void)arg;
+	ck_assert_int_eq(uco_future_create(&gate), 0);
+	j = (struct job){ .gate = gate };
+	t = spawn_job(&j);
+
+	/* Blocked in next(). */
+	ck_assert_int_eq(uco_as_completed_create(&it, &t, 1), 0);
+	u.it = it;
+	ck_assert_int_eq(uco_spawn(&ut, ac_scoped_user, &u, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_task_get_state(ut), UCO_TASK_WAITING);
+	ck_assert_int_eq(uco_as_completed_next(it, &got), -EBUSY);
+	uco_as_completed_free(it);
+	ck_assert_int_eq(uco_join(ut, NULL), 0);
+	ck_assert_int_eq(u.r, -EBADF);
+	uco_task_release(ut);
+
+	/* Woken by the task's end, freed before it runs again. */
+	ck_assert_int_eq(uco_as_completed_create(&it, &t, 1), 0);
+	u = (struct ac_user){ .it = it, .r = 1 };
+	ck_assert_int_eq(uco_spawn(&ut, ac_scoped_user, &u, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_future_set_result(gate, NULL), 0);
+	/* The job runs and ends (waking ut, queued behind us); then us. */
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert(uco_task_done(t));
+	ck_assert_int_eq(uco_task_get_state(ut), UCO_TASK_READY);
+	uco_as_completed_free(it);
+	ck_assert_int_eq(uco_join(ut, NULL), 0);
+	ck_assert_int_eq(u.r, -EBADF);
+	uco_task_release(ut);
+
+	uco_task_release(t);
+	uco_future_free(gate);
+}
+
+START_TEST(as_completed_free_while_waiting)
+{
+	lc_run(body_as_completed_free_waiting, NULL, NULL);
+}
+END_TEST
+
 static Suite *combine_suite(void)
 {
 	Suite *s = suite_create("combine");
@@ -878,6 +1117,15 @@ static Suite *combine_suite(void)
 	tcase_add_test(tc, as_completed_finished);
 	tcase_add_test(tc, as_completed_free_early);
 	tcase_add_test(tc, as_completed_interrupted);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("checks");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, gather_self_edeadlk);
+	tcase_add_test(tc, wait_self_edeadlk);
+	tcase_add_test(tc, as_completed_self_edeadlk);
+	tcase_add_test(tc, combinators_other_core_exdev);
+	tcase_add_test(tc, as_completed_free_while_waiting);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,7 +6,9 @@
  *     the behaviour under test);
  *   - tasks still alive when main returns are reported, on every core;
  *   - SIGQUIT makes every loop dump its tasks (name, state, what it waits
- *     on).
+ *     on);
+ *   - a cancelled task that keeps making calls refused with -ECANCELED is
+ *     named.
  *
  * Each runtime runs in a forked child whose stderr goes to a memfd
  * (th_child), so the parent can read what debug mode printed.  The child
@@ -210,6 +212,61 @@ START_TEST(test_no_debug_quiet)
 }
 END_TEST
 
+/* ---- calls after -ECANCELED ------------------------------------------------ */
+
+/*
+ * A cancelled task that goes on making suspending calls (each refused with
+ * -ECANCELED) is named once it has made UCO's threshold of them (1000); a
+ * task that makes a few calls while cleaning up is not.
+ */
+static void *stubborn(void *arg)
+{
+	int n = (int)(intptr_t)arg;
+
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(uco_sleep(FOREVER), -ECANCELED);
+	return NULL;
+}
+
+static void run_cancelled(const char *name, int calls)
+{
+	uco_spawn_opts o = { .name = name };
+	uco_task *t;
+
+	ck_assert_int_eq(uco_spawn(&t, stubborn, (void *)(intptr_t)calls, &o),
+			 0);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+}
+
+static void *refused_main(void *arg)
+{
+	(void)arg;
+	run_cancelled("stubborn", 5000);
+	run_cancelled("tidy", 10);
+	return NULL;
+}
+
+START_TEST(test_calls_after_cancel_named)
+{
+	struct child_run cr = debug_run(refused_main, 1);
+	struct th_child_result res;
+	char line[512];
+
+	run_child(&cr, &res);
+	ck_assert_msg(find_line(res.err, "task 'stubborn'", line, sizeof(line)),
+		      "no report about 'stubborn'; stderr:\n%s", res.err);
+	ck_assert_msg(strstr(line, "-ECANCELED") && strstr(line, "cancelled"),
+		      "%s", line);
+	/* One report in all: once, not once per call, and none for 'tidy'
+	 * (a preempted run may add "ran ... ms" lines about either task:
+	 * only this report is counted). */
+	ck_assert_ptr_null(strstr(strstr(res.err, "since it was cancelled") + 1,
+				  "since it was cancelled"));
+}
+END_TEST
+
 /* ---- alive at shutdown ---------------------------------------------------- */
 
 static void *alive_main(void *arg)
@@ -308,6 +365,7 @@ static Suite *debug_suite(void)
 	tcase_add_test(tc, test_no_debug_quiet);
 	tcase_add_test(tc, test_alive_at_shutdown);
 	tcase_add_test(tc, test_sigquit_dump);
+	tcase_add_test(tc, test_calls_after_cancel_named);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -540,6 +540,83 @@ START_TEST(timeout_read)
 }
 END_TEST
 
+/* ---- closing always releases ---------------------------------------------- */
+
+/* fd no longer names anything. */
+static void assert_closed(int fd)
+{
+	errno = 0;
+	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+	ck_assert_int_eq(errno, EBADF);
+}
+
+static void *close_cancelled(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+
+	ck_assert_int_eq(uco_cancel(uco_current()), 0);
+	ck_assert_int_eq(uco_nop(), -ECANCELED);
+	/* Refused like any call once, it used to leave fd open. */
+	ck_assert_int_eq(uco_close(fd), 0);
+	assert_closed(fd);
+	/* Still cancelled. */
+	ck_assert_int_eq(uco_nop(), -ECANCELED);
+	return NULL;
+}
+
+static void *close_mid_flight(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+
+	/* Cancelled by main while the close is in flight. */
+	ck_assert_int_eq(uco_close(fd), 0);
+	assert_closed(fd);
+	ck_assert_int_eq(uco_nop(), -ECANCELED);
+	return NULL;
+}
+
+static void body_close_in_cancelled_task(void *arg)
+{
+	int p[2];
+	uco_task *t;
+	int s;
+
+	(void)arg;
+	/* Cancelled before the call. */
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(uco_spawn(&t, close_cancelled, (void *)(intptr_t)p[0],
+				   NULL), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+
+	/* Cancelled while the close is in the kernel. */
+	ck_assert_int_eq(uco_spawn(&t, close_mid_flight,
+				   (void *)(intptr_t)p[1], NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_task_get_state(t), UCO_TASK_WAITING);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+
+	/* Under a timeout scope that has expired. */
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	s = uco_timeout_at(uco_now() - UCO_NSEC_PER_MSEC);
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_eq(uco_nop(), -ETIMEDOUT);
+	ck_assert_int_eq(uco_close(p[0]), 0);
+	assert_closed(p[0]);
+	ck_assert_int_eq(uco_timeout_end(s), -ETIMEDOUT);
+	ck_assert_int_eq(uco_close(p[1]), 0);
+	assert_closed(p[1]);
+}
+
+START_TEST(close_in_cancelled_task_releases_fd)
+{
+	/* lc_run counts the process's fds too. */
+	lc_run(body_close_in_cancelled_task, NULL, NULL);
+}
+END_TEST
+
 /* ---- outside a task ------------------------------------------------------ */
 
 START_TEST(outside_task)
@@ -551,6 +628,20 @@ START_TEST(outside_task)
 	ck_assert_int_eq(uco_read(0, buf, 1, 0), -EPERM);
 	ck_assert_int_eq(uco_statx(AT_FDCWD, "/", 0, STATX_SIZE, &st), -EPERM);
 	ck_assert_int_eq(uco_buffers_register(NULL, 0), -EPERM);
+}
+END_TEST
+
+/* uco_close() releases outside a task too (a plain close(2)). */
+START_TEST(close_outside_task_releases_fd)
+{
+	int p[2];
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(uco_close(p[0]), 0);
+	assert_closed(p[0]);
+	ck_assert_int_eq(uco_close(p[0]), -EBADF);
+	ck_assert_int_eq(uco_close(p[1]), 0);
+	assert_closed(p[1]);
 }
 END_TEST
 
@@ -572,6 +663,8 @@ static Suite *file_suite(void)
 	tcase_add_test(tc, cancel_read);
 	tcase_add_test(tc, timeout_read);
 	tcase_add_test(tc, outside_task);
+	tcase_add_test(tc, close_in_cancelled_task_releases_fd);
+	tcase_add_test(tc, close_outside_task_releases_fd);
 	suite_add_tcase(s, tc);
 	return s;
 }

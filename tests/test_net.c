@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
@@ -1189,6 +1190,101 @@ START_TEST(many_rings)
 }
 END_TEST
 
+/*
+ * Every release-type call releases in a task that has been cancelled: the
+ * task owns a multishot receiver holding a ring buffer, an armed acceptor,
+ * a stream, a server and plain sockets, is cancelled, and lets go of all of
+ * them.  The fds must be gone at once (uco_close() used to be refused with
+ * -ECANCELED and leave them open) and the rest by the time the runtime
+ * ends (lc_run counts fds and bytes).
+ */
+static int no_handler(uco_stream *st, void *arg)
+{
+	(void)st;
+	(void)arg;
+	return 0;
+}
+
+static void assert_fd_closed(int fd)
+{
+	errno = 0;
+	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+	ck_assert_int_eq(errno, EBADF);
+}
+
+static void *release_owner(void *arg)
+{
+	char port[16];
+	struct pair p;
+	uco_bufring *br;
+	uco_mrecv *r;
+	uco_acceptor *a;
+	uco_stream *st;
+	uco_server *srv;
+	uco_buf b;
+	int lfd, c, s, sp[2];
+
+	(void)arg;
+	pair_open(&p, "127.0.0.1");
+	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), 0);
+	ck_assert_int_eq(uco_mrecv_open(&r, p.server, br), 0);
+	ck_assert_int_eq(uco_send(p.client, "hi", 2, 0), 2);
+	ck_assert_int_eq(uco_mrecv_next(r, &b), 2); /* armed, one held */
+	lfd = uco_listen_tcp("127.0.0.1", "0", 8, 0);
+	ck_assert_int_ge(lfd, 0);
+	port_str(lfd, port, sizeof(port));
+	ck_assert_int_eq(uco_acceptor_open(&a, lfd), 0);
+	c = uco_connect_tcp("127.0.0.1", port);
+	ck_assert_int_ge(c, 0);
+	s = uco_acceptor_next(a); /* armed */
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp),
+			 0);
+	ck_assert_int_eq(uco_stream_open(&st, sp[0], NULL), 0);
+	ck_assert_int_eq(uco_start_server(&srv, "127.0.0.1", "0", no_handler,
+					  NULL, NULL), 0);
+
+	ck_assert_int_eq(uco_cancel(uco_current()), 0);
+	ck_assert_int_eq(uco_nop(), -ECANCELED);
+
+	uco_mrecv_release(r, &b);
+	uco_mrecv_close(r);
+	uco_bufring_free(br);
+	uco_acceptor_close(a);
+	ck_assert_int_eq(uco_stream_close(st), 0);
+	uco_server_free(srv);
+	ck_assert_int_eq(uco_close(s), 0);
+	ck_assert_int_eq(uco_close(c), 0);
+	ck_assert_int_eq(uco_close(lfd), 0);
+	ck_assert_int_eq(uco_close(sp[1]), 0);
+	pair_close(&p);
+	{
+		const int gone[] = { s,	       c,	 lfd,	   sp[0],
+				     sp[1],    p.client, p.server, p.lfd };
+
+		for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+			assert_fd_closed(gone[i]);
+	}
+	ck_assert_int_eq(uco_nop(), -ECANCELED); /* still cancelled */
+	return NULL;
+}
+
+static void body_release_cancelled(void *arg)
+{
+	uco_task *t;
+
+	(void)arg;
+	ck_assert_int_eq(uco_spawn(&t, release_owner, NULL, NULL), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+}
+
+START_TEST(release_calls_in_cancelled_task)
+{
+	net_run(body_release_cancelled, NULL);
+}
+END_TEST
+
 START_TEST(outside_task)
 {
 	uco_bufring *br;
@@ -1220,6 +1316,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, resolve);
 	tcase_add_test(tc, strerror_words);
 	tcase_add_test(tc, listen_alone);
+	tcase_add_test(tc, release_calls_in_cancelled_task);
 	tcase_add_test(tc, outside_task);
 	suite_add_tcase(s, tc);
 

@@ -7,6 +7,8 @@
  *   - a caller cancelled (or timed out) mid-call gets -ECANCELED
  *     (-ETIMEDOUT) at once while fn is still blocked; fn finishes later and
  *     `cleanup` runs on the caller's loop, so nothing leaks;
+ *   - a call cut short while still queued is taken off the queue: its
+ *     cleanup runs at once with a NULL result, and fn never runs;
  *   - the loop keeps running other tasks while fn blocks;
  *   - uco_run waits for abandoned calls before it returns.
  *
@@ -25,6 +27,7 @@
 /* ---- a blocking function the test controls --------------------------- */
 
 struct blk {
+	atomic_int ran; /* fn has started */
 	int started;  /* fn writes a byte here when it starts (or -1) */
 	int release;  /* fn blocks reading a byte from here */
 	void *ret;
@@ -41,6 +44,7 @@ static void *blocker(void *arg)
 	char c = 1;
 
 	ck_assert(!pthread_equal(pthread_self(), g_loop_thread));
+	atomic_store(&b->ran, 1);
 	if (b->started >= 0)
 		ck_assert_int_eq(write(b->started, &c, 1), 1);
 	ck_assert_int_eq(read(b->release, &c, 1), 1);
@@ -52,10 +56,16 @@ static void blk_cleanup(void *arg, void *result)
 {
 	struct blk *b = arg;
 
-	/* On the caller's loop, after fn returned, with fn's result. */
+	/* On the caller's loop; after fn returned, with fn's result, or with
+	 * NULL if the call was cut short while still queued (fn never runs:
+	 * a loaded pool may not have started it yet). */
 	ck_assert(pthread_equal(pthread_self(), g_loop_thread));
-	ck_assert_int_eq(atomic_load(&g_fn_returned), 1);
-	ck_assert_ptr_eq(result, b->ret);
+	if (atomic_load(&b->ran)) {
+		ck_assert_int_eq(atomic_load(&g_fn_returned), 1);
+		ck_assert_ptr_eq(result, b->ret);
+	} else {
+		ck_assert_ptr_null(result);
+	}
 	free(b);
 	atomic_fetch_add(&g_cleanups, 1);
 	if (g_cleanup_done)
@@ -76,6 +86,7 @@ static struct blk *blk_new(int started, int release, void *ret)
 	struct blk *b = malloc(sizeof(*b));
 
 	ck_assert_ptr_nonnull(b);
+	atomic_init(&b->ran, 0);
 	b->started = started;
 	b->release = release;
 	b->ret = ret;
@@ -441,7 +452,10 @@ static void body_timeout(void *arg)
 	/* Generous bound: it returned at the deadline, not when fn did. */
 	ck_assert_uint_lt(uco_now() - t0, 5 * UCO_NSEC_PER_SEC);
 	ck_assert_int_eq(atomic_load(&g_fn_returned), 0);
-	release(rel[1]);
+	/* Still queued when the timer fired (a slow machine), the call was
+	 * taken off the queue and cleaned up at once; else fn waits for us. */
+	if (atomic_load(&g_cleanups) == 0)
+		release(rel[1]);
 	ck_assert_int_eq(uco_future_wait(g_cleanup_done, NULL), 0);
 	uco_future_free(g_cleanup_done);
 
@@ -452,7 +466,8 @@ static void body_timeout(void *arg)
 				      blk_new(-1, rel[0], (void *)2)),
 			 -ETIMEDOUT);
 	ck_assert_int_eq(atomic_load(&g_fn_returned), 0);
-	release(rel[1]);
+	if (atomic_load(&g_cleanups) == 1)
+		release(rel[1]);
 	ck_assert_int_eq(uco_future_wait(g_cleanup_done, NULL), 0);
 	uco_future_free(g_cleanup_done);
 	g_cleanup_done = NULL;
@@ -464,6 +479,146 @@ START_TEST(test_timeout)
 {
 	warm_pool();
 	lc_run(body_timeout, NULL, NULL);
+}
+END_TEST
+
+/* ---- cut short while still queued ------------------------------------- */
+
+/*
+ * A pool of one thread, kept busy by a call that blocks until the test
+ * lets it go; a second call queues behind it and is cancelled (or times
+ * out) there.  Its cleanup must have run with a NULL result before the
+ * cancel returned (the caller's arg is back at once), and its fn must
+ * never run, not even once the busy call has ended: on the old code the
+ * job stayed queued, fn ran after the busy call, and the cleanup came only
+ * then, with fn's result.
+ */
+static atomic_int g_never_ran;
+
+static void *never(void *arg)
+{
+	atomic_fetch_add(&g_never_ran, 1);
+	return arg;
+}
+
+static void queued_cleanup(void *arg, void *result)
+{
+	ck_assert(pthread_equal(pthread_self(), g_loop_thread));
+	ck_assert_ptr_null(result);
+	/* Outside any task, even when it runs inside a uco_cancel(): it
+	 * cannot suspend the cancelling task half-way. */
+	ck_assert_ptr_null(uco_current());
+	ck_assert_int_eq(uco_nop(), -EPERM);
+	free(arg);
+	atomic_fetch_add(&g_cleanups, 1);
+}
+
+static void *queued_caller(void *arg)
+{
+	int *r = arg;
+
+	*r = uco_to_thread(never, malloc(16), NULL, queued_cleanup);
+	return NULL;
+}
+
+static void *queued_timed(void *arg)
+{
+	int *r = arg;
+	int s = uco_timeout_begin(UCO_NSEC_PER_MSEC);
+
+	*r = uco_to_thread(never, malloc(16), NULL, queued_cleanup);
+	uco_timeout_end(s);
+	return NULL;
+}
+
+static void *busy_caller(void *arg)
+{
+	void *res = NULL;
+
+	ck_assert_int_eq(uco_to_thread(blocker, arg, &res, NULL), 0);
+	ck_assert_ptr_eq(res, (void *)0xb5);
+	free(arg);
+	return NULL;
+}
+
+static void body_cut_short_queued(void *timed)
+{
+	int started[2], rel[2], r = 1;
+	uco_task *busy, *t;
+
+	reset();
+	atomic_store(&g_never_ran, 0);
+	make_pipe(started);
+	make_pipe(rel);
+	ck_assert_int_eq(uco_spawn(&busy, busy_caller,
+				   blk_new(started[1], rel[0], (void *)0xb5),
+				   NULL), 0);
+	/* The one pool thread is in blocker() once this byte comes (read
+	 * from the loop, not the pool: the pool has no thread to spare). */
+	{
+		char c;
+
+		ck_assert_int_eq(uco_read(started[0], &c, 1, -1), 1);
+	}
+	ck_assert_int_eq(uco_spawn(&t, timed ? queued_timed : queued_caller,
+				   &r, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	if (timed) {
+		/* Its scope's timer cuts it short. */
+		ck_assert_int_eq(uco_join(t, NULL), 0);
+		ck_assert_int_eq(r, -ETIMEDOUT);
+	} else {
+		ck_assert_int_eq(uco_task_get_state(t), UCO_TASK_WAITING);
+		ck_assert_int_eq(atomic_load(&g_cleanups), 0);
+		ck_assert_int_eq(uco_cancel(t), 0);
+		/* The cleanup ran inside the cancel. */
+		ck_assert_int_eq(atomic_load(&g_cleanups), 1);
+		ck_assert_int_eq(uco_join(t, NULL), 0);
+		ck_assert_int_eq(r, -ECANCELED);
+	}
+	ck_assert_int_eq(atomic_load(&g_cleanups), 1);
+	uco_task_release(t);
+
+	/* End the busy call, then run one more call through the same single
+	 * thread: everything queued before it has been taken by then. */
+	release(rel[1]);
+	ck_assert_int_eq(uco_join(busy, NULL), 0);
+	uco_task_release(busy);
+	{
+		void *res = NULL;
+
+		ck_assert_int_eq(uco_to_thread(plus_one, (void *)1, &res, NULL),
+				 0);
+		ck_assert_ptr_eq(res, (void *)2);
+	}
+	ck_assert_int_eq(atomic_load(&g_never_ran), 0);
+	ck_assert_int_eq(atomic_load(&g_cleanups), 1);
+	close_pipe(started);
+	close_pipe(rel);
+}
+
+static uco_config one_thread(void)
+{
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.offload_threads = 1;
+	return cfg;
+}
+
+START_TEST(test_cancel_queued_never_runs)
+{
+	uco_config cfg = one_thread();
+
+	lc_run(body_cut_short_queued, NULL, &cfg);
+}
+END_TEST
+
+START_TEST(test_timeout_queued_never_runs)
+{
+	uco_config cfg = one_thread();
+
+	lc_run(body_cut_short_queued, (void *)1, &cfg);
 }
 END_TEST
 
@@ -565,6 +720,8 @@ static Suite *offload_suite(void)
 	tcase_add_test(tc, test_pool_grows_past_idle);
 	tcase_add_test(tc, test_cancel_midcall);
 	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_cancel_queued_never_runs);
+	tcase_add_test(tc, test_timeout_queued_never_runs);
 	tcase_add_test(tc, test_loop_not_blocked);
 	tcase_add_test(tc, test_shutdown_waits);
 	suite_add_tcase(s, tc);

@@ -5,7 +5,10 @@
  * kill it.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include "leakcheck.h"
 
@@ -363,6 +366,145 @@ START_TEST(unwaited_handler)
 }
 END_TEST
 
+/* ---- killable whatever the tasks do -------------------------------------------- */
+
+/*
+ * SIGTERM must end the process even when a task makes its core busy: one
+ * that ignores -ECANCELED in a loop, or one that never suspends at all.
+ * The child reports on a pipe; the parent waits for the report itself,
+ * then sends SIGTERM and waits for the child's death by SIGTERM, bounded
+ * by a generous timeout (a hang, not a slow machine, is what it catches).
+ */
+#define KILL_WAIT_MS 20000 /* under the test case's 30 s */
+
+static int g_report = -1; /* the child's end of the pipe */
+
+static void report(char c)
+{
+	if (write(g_report, &c, 1) != 1)
+		_exit(3);
+}
+
+/* Ignores -ECANCELED, as a ported `for (;;) { sleep(1); work(); }`. */
+static void *ignores_cancel(void *arg)
+{
+	for (;;)
+		uco_sleep(UCO_NSEC_PER_SEC);
+	return arg;
+}
+
+/* Another task on the same core: a byte per 100 NOPs. */
+static void *progress(void *arg)
+{
+	for (long i = 1;; i++) {
+		if (uco_nop() < 0)
+			_exit(4);
+		if (i % 100 == 0)
+			report('p');
+	}
+	return arg;
+}
+
+static void *spin_main(void *arg)
+{
+	uco_task *t;
+
+	if (uco_spawn(&t, ignores_cancel, NULL, NULL) < 0 || uco_yield() < 0 ||
+	    uco_cancel(t) < 0 || uco_spawn(NULL, progress, NULL, NULL) < 0)
+		_exit(5);
+	report('c'); /* cancelled, and it goes on */
+	uco_join(t, NULL);
+	_exit(6);
+}
+
+/* Never suspends: the loop it runs on never gets the CPU back. */
+static void *hog_main(void *arg)
+{
+	volatile unsigned long n = 0;
+
+	report('h');
+	for (;;)
+		n++;
+	return arg;
+}
+
+/* Run main_fn in a child on one core; wait for `want` report bytes (the
+ * first one is `first`), SIGTERM it, and check it died of SIGTERM.  The
+ * number of 'p' bytes seen is returned. */
+static int killed_by_sigterm(uco_fn main_fn, char first, int want)
+{
+	int fds[2], pidfd, status = 0, progress_seen = 0;
+	struct pollfd pf;
+	pid_t pid;
+	char st[64];
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		uco_config cfg;
+
+		/* Gone with the test if Check's timeout kills it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(fds[0]);
+		default_dispositions();
+		g_report = fds[1];
+		uco_config_init(&cfg);
+		cfg.cores = 1;
+		uco_run(main_fn, NULL, &cfg, NULL);
+		_exit(7);
+	}
+	close(fds[1]);
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	ck_assert_int_ge(pidfd, 0);
+	for (int got = 0; got < want; got++) {
+		char c;
+
+		pf = (struct pollfd){ .fd = fds[0], .events = POLLIN };
+		if (poll(&pf, 1, KILL_WAIT_MS) != 1 || read(fds[0], &c, 1) != 1) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			ck_abort_msg("report %d of %d never came (%s)", got + 1,
+				     want, th_status_str(status, st, sizeof(st)));
+		}
+		if (got == 0)
+			ck_assert_int_eq(c, first);
+		progress_seen += c == 'p';
+	}
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	pf = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	if (poll(&pf, 1, KILL_WAIT_MS) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		ck_abort_msg("SIGTERM did not end the child (%d s)",
+			     KILL_WAIT_MS / 1000);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+		      "child ended with %s",
+		      th_status_str(status, st, sizeof(st)));
+	close(pidfd);
+	close(fds[0]);
+	return progress_seen;
+}
+
+/* A cancelled task that ignores -ECANCELED: the other task on its core
+ * keeps running (20 reports of 100 NOPs each after the cancel), and
+ * SIGTERM, which nobody waits for, kills the process. */
+START_TEST(cancel_ignored_sigterm_kills)
+{
+	ck_assert_int_eq(killed_by_sigterm(spin_main, 'c', 21), 20);
+}
+END_TEST
+
+/* A task that never suspends: its loop never runs again, and SIGTERM
+ * still has its default action. */
+START_TEST(busy_loop_sigterm_kills)
+{
+	killed_by_sigterm(hog_main, 'h', 1);
+}
+END_TEST
+
 /* ---- errors, timeouts ----------------------------------------------------------- */
 
 static int wait_int(void *arg)
@@ -414,6 +556,8 @@ static Suite *signal_suite(void)
 	tcase_add_test(tc, unwaited_default);
 	tcase_add_test(tc, unwaited_handler);
 	tcase_add_test(tc, errors);
+	tcase_add_test(tc, cancel_ignored_sigterm_kills);
+	tcase_add_test(tc, busy_loop_sigterm_kills);
 	suite_add_tcase(s, tc);
 	return s;
 }

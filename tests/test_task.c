@@ -730,6 +730,78 @@ START_TEST(test_cancel_sticks)
 }
 END_TEST
 
+/*
+ * A cancelled task that ignores -ECANCELED and calls again in a loop (the
+ * asyncio port's `for (;;) { uco_sleep(1 s); work(); }`) must not starve
+ * its core: each refused call still passes through the scheduler, so a
+ * yielding task and a task whose NOPs need the ring (submission and CQEs)
+ * keep making progress on the same core.  On the old code the stubborn
+ * task made every one of its calls without anyone else running, and the
+ * counts stayed at 0.
+ */
+#define STUBBORN_LIMIT 50000000L /* ends the loop on the old code */
+
+static long g_yields, g_nops, g_refused;
+static bool g_others_stop;
+
+static void *stubborn(void *arg)
+{
+	(void)arg;
+	while (g_refused < STUBBORN_LIMIT &&
+	       (g_yields < 1000 || g_nops < 50)) {
+		int r = uco_sleep(UCO_NSEC_PER_SEC);
+
+		if (r != -ECANCELED)
+			return uco_fail(r < 0 ? r : -EINVAL);
+		g_refused++;
+	}
+	return NULL;
+}
+
+static void *refuse_yielder(void *arg)
+{
+	(void)arg;
+	while (!g_others_stop && uco_yield() == 0)
+		g_yields++;
+	return NULL;
+}
+
+static void *refuse_nopper(void *arg)
+{
+	(void)arg;
+	while (!g_others_stop && uco_nop() == 0)
+		g_nops++;
+	return NULL;
+}
+
+static void body_cancel_ignored_no_starve(void *arg)
+{
+	uco_task *t, *y, *n;
+	void *res;
+
+	(void)arg;
+	ck_assert_int_eq(uco_spawn(&t, stubborn, NULL, NULL), 0);
+	ck_assert_int_eq(uco_cancel(t), 0); /* before it first runs */
+	ck_assert_int_eq(uco_spawn(&y, refuse_yielder, NULL, NULL), 0);
+	ck_assert_int_eq(uco_spawn(&n, refuse_nopper, NULL, NULL), 0);
+	ck_assert_int_eq(uco_join(t, &res), 0);
+	g_others_stop = true;
+	ck_assert_int_eq(uco_join(y, NULL), 0);
+	ck_assert_int_eq(uco_join(n, NULL), 0);
+	ck_assert_msg(g_yields >= 1000 && g_nops >= 50,
+		      "starved: %ld yields, %ld nops in %ld refused calls",
+		      g_yields, g_nops, g_refused);
+	uco_task_release(t);
+	uco_task_release(y);
+	uco_task_release(n);
+}
+
+START_TEST(test_cancel_ignored_no_starve)
+{
+	th_run(body_cancel_ignored_no_starve, NULL, NULL);
+}
+END_TEST
+
 /* ---- introspection -------------------------------------------------------- */
 
 #define NFE 5
@@ -1189,6 +1261,7 @@ static Suite *task_suite(void)
 	tcase_add_test(tc, test_cancel_finished);
 	tcase_add_test(tc, test_cancel_swallow);
 	tcase_add_test(tc, test_cancel_sticks);
+	tcase_add_test(tc, test_cancel_ignored_no_starve);
 	tcase_add_test(tc, test_foreach_dump);
 	tcase_add_test(tc, test_many_sequential);
 	tcase_add_test(tc, test_many_at_once);

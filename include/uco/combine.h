@@ -3,7 +3,10 @@
  *
  * All of these take an array of task handles owned by the caller; they never
  * release them.  They suspend, honour cancellation and timeout scopes, and
- * must be called on the core that spawned the tasks.
+ * must be called on the core that spawned the tasks.  Like uco_join(), they
+ * refuse before waiting for anything: -EDEADLK if the calling task is in
+ * the array (it would wait for itself), -EXDEV if a task was spawned on
+ * another core, -EINVAL for a NULL task (or array with n > 0).
  */
 #ifndef UCO_COMBINE_H
 #define UCO_COMBINE_H
@@ -53,8 +56,8 @@ typedef struct uco_as_completed uco_as_completed;
  * asyncio.as_completed(): an iterator that hands back the tasks in the order
  * they finish.  The array is copied; the tasks stay the caller's (keep
  * their references until the iteration is done).  Does not suspend.
- * Returns 0 with *out set, to free with uco_as_completed_free(), or
- * -ENOMEM.
+ * Returns 0 with *out set, to free with uco_as_completed_free(), -ENOMEM,
+ * -EPERM (not on a core), or the checks above.
  */
 UCO_API int uco_as_completed_create(uco_as_completed **out,
 				    uco_task *const *tasks, size_t n);
@@ -63,12 +66,19 @@ UCO_API int uco_as_completed_create(uco_as_completed **out,
  * Next finished task.  Suspends (unless one has finished already).
  * Returns 1 with *t set, 0 when every task has been handed back,
  * -ECANCELED or -ETIMEDOUT (cut short: nothing handed back, and the next
- * call goes on where this one stopped).
+ * call goes on where this one stopped); -EXDEV off the tasks' core; -EBUSY
+ * if another task is already waiting in it (one at a time); -EDEADLK if
+ * the only task left is the caller; -EBADF if the iterator was freed while
+ * this call waited (it is then gone).
  */
 UCO_API int uco_as_completed_next(uco_as_completed *it, uco_task **t);
 
-/* Free the iterator (not the tasks).  Does not suspend.  No task may be in
- * uco_as_completed_next() on it.  NULL is a no-op. */
+/*
+ * Free the iterator (not the tasks; NULL: nothing).  Does not suspend; on
+ * the tasks' core only (aborts elsewhere).  Safe while a task waits in
+ * _next(): that call returns -EBADF and the memory goes when it has
+ * returned.
+ */
 UCO_API void uco_as_completed_free(uco_as_completed *it);
 
 #ifdef __cplusplus

@@ -68,13 +68,15 @@ UCO_API int uco_open(const char *path, int flags, mode_t mode);
 
 /*
  * close(2) through the ring.  Suspends.  Returns 0, -EBADF (fd < 0 or not
- * open) or close's error (-EIO from a file system that reports write-back
- * errors at close).  The descriptor is always released, even in a task
- * that is cancelled or under an expired timeout scope: close is not cut
- * short.  After it returns, whatever it returns, fd is no longer the
+ * open) or close's own error (-EIO from a file system that reports
+ * write-back errors at close), never -ECANCELED or -ETIMEDOUT.  The
+ * descriptor is always released, even in a task that is cancelled or under
+ * an expired timeout scope: the close goes to the kernel shielded and
+ * without the scope's timeout (a cancel arriving meanwhile is kept for the
+ * next call).  After it returns, whatever it returns, fd is no longer the
  * caller's; never close it again (the number may already name another
- * file).  Outside a task it returns -EPERM without closing; use close(2)
- * there.
+ * file).  Outside a task it is a plain close(2) (an exception to
+ * common.h's -EPERM rule, so that a release never fails to release).
  */
 UCO_API int uco_close(int fd);
 

@@ -25,8 +25,11 @@ extern "C" {
  * Ownership of arg: after 0, the caller has it back.  After an error, the
  * caller must not touch arg again: `cleanup` (if not NULL) is called
  * exactly once to release it — at once, with a NULL result, when fn never
- * started; or on the caller's core with fn's result once an abandoned fn
- * returns (arg must stay valid until then).  The runtime waits for
+ * started (a call cut short while still queued is taken off the queue, and
+ * fn never runs: its cleanup may run inside the uco_cancel() that cut it
+ * short); or on the caller's core with fn's result once an abandoned fn
+ * returns (arg must stay valid until then).  cleanup runs outside any task
+ * (suspending calls in it return -EPERM; uco_close() still closes).  The runtime waits for
  * abandoned calls at shutdown, so a function that never returns keeps
  * uco_run() from returning.
  */

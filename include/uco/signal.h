@@ -6,7 +6,8 @@
  * on every core's ring (so a raise() in a task on any core is seen too).  A signal that no task is waiting for gets its usual
  * treatment: the disposition the program had set (the default terminates
  * the process, as without uco; SIG_IGN ignores it; a handler runs on the
- * thread of the core that read the signal).  A signal that arrives while a task waits for it is
+ * thread that read the signal: a core's, or uco's signal thread, which
+ * reads the signals no task waits for even while every core is busy).  A signal that arrives while a task waits for it is
  * delivered to that task only (to every task waiting for that signal).
  * Tasks may still wait for signals after main has returned, while the
  * runtime shuts down.  "While a task waits" means from the moment its

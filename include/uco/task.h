@@ -15,7 +15,11 @@
  * Cancellation (asyncio's rules): uco_cancel() asks a task to stop.  The
  * suspending call it is in (or its next one) returns -ECANCELED, and so does
  * every later suspending call until it finishes, unless it is inside a
- * shield.  An I/O operation in flight is cancelled in the kernel
+ * shield (closing a descriptor is the exception: see uco_close()).  Such a
+ * refused call (as one refused because a timeout scope expired) still
+ * yields to the other tasks before it returns, so a task that ignores the
+ * error in a loop slows its core down but does not take it over; debug
+ * mode names it.  An I/O operation in flight is cancelled in the kernel
  * (IORING_OP_ASYNC_CANCEL) and the call returns only after the kernel has let
  * go of its buffers; an operation that completed anyway delivers its result.
  * Cancelling a finished task does nothing.
