@@ -122,6 +122,8 @@ static inline int uco__timed_out(struct uco_task *t)
 			t->deadlines_cut |= (uint8_t)(1u << i);
 	return -ETIMEDOUT;
 }
+
+/*
  * A suspending call refused at its start (err: -ECANCELED or -ETIMEDOUT)
  * still yields before it returns err: a task that ignores the error and
  * calls again in a loop would otherwise never leave its core's CPU, and
@@ -169,7 +171,7 @@ static inline int uco__enter(struct uco_task **out)
 		return uco__refuse(t, -ECANCELED);
 	if (__builtin_expect(t->ndeadlines != 0, 0) &&
 	    uco_now() >= uco__task_deadline(t))
-		return uco__refuse(t, -ETIMEDOUT);
+		return uco__refuse(t, uco__timed_out(t));
 	return 0;
 }
 
