@@ -237,10 +237,13 @@ UCO_API ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n)
 	return (ssize_t)n;
 }
 
-/* The end of the stream came too early: hand over what is buffered. */
-static ssize_t hand_over(struct uco_stream *s, void *buf)
+/* The end of the stream came too early: hand over what is buffered, at
+ * most cap bytes (the caller's buffer; every caller has fewer than cap
+ * buffered, but a copy into the caller's memory is bounded by the caller's
+ * size, never by what happens to be buffered). */
+static ssize_t hand_over(struct uco_stream *s, void *buf, size_t cap)
 {
-	size_t n = avail(s);
+	size_t n = min_sz(avail(s), cap);
 
 	if (n)
 		memcpy(buf, s->rbuf + s->rhead, n);
@@ -266,7 +269,7 @@ UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n)
 		 * everything there. */
 		while (avail(s) < n) {
 			if (s->eof)
-				return hand_over(s, buf);
+				return hand_over(s, buf, n);
 			r = fill(s, n);
 			if (r < 0)
 				return r;
@@ -276,8 +279,11 @@ UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n)
 		return (ssize_t)n;
 	}
 	/* More than the buffer may hold: receive straight into buf, and put
-	 * it all back should the call be cut short. */
-	got = avail(s);
+	 * it all back should the call be cut short.  What is buffered can be
+	 * more than n even though n > rmax: the put-back of an earlier,
+	 * larger call cut short may have left up to that call's n there.
+	 * Take only n of it; the rest stays for the next read. */
+	got = min_sz(avail(s), n);
 	if (got)
 		memcpy(buf, s->rbuf + s->rhead, got);
 	rdrop(s, got);
@@ -357,7 +363,7 @@ UCO_API ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
 		return -EFAULT;
 	r = until(s, delim, dlen, min_sz(s->limit, cap));
 	if (r == -EPIPE)
-		return hand_over(s, buf);
+		return hand_over(s, buf, cap);
 	if (r > 0) {
 		memcpy(buf, s->rbuf + s->rhead, (size_t)r);
 		rdrop(s, (size_t)r);
