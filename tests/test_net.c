@@ -838,6 +838,9 @@ static void body_mrecv_cancel(void *arg)
 
 	pair_open(&p, "127.0.0.1");
 	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), 0);
+	/* the whole ring to one receiver, so that what it leaves queued
+	 * is seen in the ring's count */
+	ck_assert_int_eq(uco_bufring_set_quota(br, 4), 0);
 	ck_assert_int_eq(uco_mrecv_open(&r, p.server, br), 0);
 	x.r = r;
 	/* Timed out and cancelled while waiting: then data still arrives. */
@@ -890,16 +893,18 @@ START_TEST(mrecv_cancel)
 }
 END_TEST
 
-/* Two receivers share a ring.  A holds every buffer; B waits for data.
- * Data for B ends B's multishot with -ENOBUFS while B waits: B must be
- * woken to re-arm, wait for a free buffer, and get its data once A gives
- * one back. */
+/* Two receivers share a ring.  A (quota: the whole ring) holds every
+ * buffer; B waits for data.  Data for B ends B's multishot with -ENOBUFS
+ * while B waits: B must not wait for A to give a buffer back, but get its
+ * data at once in memory of its own; once A has released, B is back on the
+ * ring. */
 static void body_mrecv_starved(void *arg)
 {
 	struct pair pa, pb;
 	uco_bufring *br;
 	uco_mrecv *ra, *rb;
 	uco_buf held[4];
+	uco_mrecv_stats st;
 	struct mr_arg x = { .n = 1 };
 	uco_task *t;
 	size_t got = 0;
@@ -907,33 +912,56 @@ static void body_mrecv_starved(void *arg)
 	pair_open(&pa, "127.0.0.1");
 	pair_open(&pb, "127.0.0.1");
 	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), 0);
+	ck_assert_uint_eq(uco_bufring_quota(br), 1); /* the default for 4 */
+	ck_assert_int_eq(uco_bufring_set_quota(br, 0), -EINVAL);
+	ck_assert_int_eq(uco_bufring_set_quota(br, 5), -EINVAL);
+	ck_assert_int_eq(uco_bufring_set_quota(NULL, 1), -EINVAL);
+	ck_assert_int_eq(uco_bufring_set_quota(br, 4), 0);
 	ck_assert_int_eq(uco_mrecv_open(&ra, pa.server, br), 0);
 	ck_assert_int_eq(uco_mrecv_open(&rb, pb.server, br), 0);
+	/* B waits first: its multishot is armed while the ring has room */
+	x.r = rb;
+	ck_assert_int_eq(uco_spawn(&t, mr_task, &x, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
 	for (int i = 0; i < 4; i++) {
 		ck_assert_int_eq(uco_send(pa.client, "aaaa", 4, 0), 4);
 		ck_assert_int_eq(uco_mrecv_next(ra, &held[i]), 4);
 	}
 	ck_assert_uint_eq(uco_bufring_available(br), 0);
-	x.r = rb;
-	ck_assert_int_eq(uco_spawn(&t, mr_task, &x, NULL), 0);
-	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_mrecv_stats_get(ra, &st), 0);
+	ck_assert_uint_eq(st.held, 4);
+	ck_assert_int_eq(x.n, 1); /* B still waits */
 	ck_assert_int_eq(uco_send(pb.client, "bbbbbbbb", 8, 0), 8);
-	ck_assert_int_eq(uco_sleep(20 * MS), 0); /* the -ENOBUFS comes in */
-	ck_assert_int_eq(x.n, 1);                /* B still waits */
-	for (int i = 0; i < 4; i++)
-		uco_mrecv_release(ra, &held[i]);
-	ck_assert_int_eq(uco_join(t, NULL), 0);
-	uco_task_release(t);
-	ck_assert_int_gt(x.n, 0);
-	ck_assert_mem_eq(x.b.data, "bbbbbbbb", (size_t)x.n);
-	got = (size_t)x.n;
-	uco_mrecv_release(rb, &x.b);
 	while (got < 8) {
-		ssize_t n = uco_mrecv_next(rb, &x.b);
-		ck_assert_int_gt(n, 0);
-		got += (size_t)n;
+		if (t) {
+			ck_assert_int_eq(uco_join(t, NULL), 0);
+			uco_task_release(t);
+			t = NULL;
+		} else {
+			x.n = uco_mrecv_next(rb, &x.b);
+		}
+		ck_assert_int_gt(x.n, 0);
+		ck_assert_mem_eq(x.b.data, "bbbbbbbb" + got, (size_t)x.n);
+		got += (size_t)x.n;
 		uco_mrecv_release(rb, &x.b);
 	}
+	ck_assert_int_eq(uco_mrecv_stats_get(rb, &st), 0);
+	ck_assert_uint_ge(st.copied, 1);
+	ck_assert_uint_eq(st.held, 0);
+	ck_assert_uint_eq(st.held_max, 0);
+	ck_assert_uint_eq(uco_bufring_available(br), 0); /* A still holds */
+	for (int i = 0; i < 4; i++)
+		uco_mrecv_release(ra, &held[i]);
+	ck_assert_uint_eq(uco_bufring_available(br), 4);
+	/* B is back on the ring: a chunk it holds counts against it */
+	ck_assert_int_eq(uco_send(pb.client, "cc", 2, 0), 2);
+	x.n = uco_mrecv_next(rb, &x.b);
+	ck_assert_int_eq(x.n, 2);
+	ck_assert_int_eq(uco_mrecv_stats_get(rb, &st), 0);
+	ck_assert_uint_eq(st.held, 1);
+	ck_assert_uint_eq(uco_bufring_available(br), 3);
+	uco_mrecv_release(rb, &x.b);
+	ck_assert_int_eq(uco_mrecv_stats_get(NULL, &st), -EINVAL);
 	uco_mrecv_close(ra);
 	uco_mrecv_close(rb);
 	uco_bufring_free(br);
