@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -975,6 +976,345 @@ START_TEST(mrecv_starved)
 }
 END_TEST
 
+/*
+ * Regression (issue 9, part 1): slow readers starved every other
+ * connection on a core.  200 clients send without pause and never read;
+ * the server echoes with one multishot receive per connection into a
+ * per-core ring, so each echo soon blocks in its send.  Before the quota,
+ * their multishots went on filling ring buffers until the ring was dry, and
+ * a normal ping-pong client on the same core then waited for a buffer for
+ * ever.  Now each receiver stops at its quota and a receiver that finds
+ * the ring dry receives into its own memory: the normal client completes
+ * its round trips, and no receiver ever holds more than its quota.
+ */
+#define SLOW_READERS 200
+#define SLOW_RING_DRY 256    /* per core: 200 slow readers x 8 run it dry */
+#define SLOW_RING_WIDE 2048  /* per core: the quotas stop them first */
+#define SLOW_RING_SIZE 4096
+#define SLOW_SOCKBUF 8192    /* small socket buffers: the echoes block soon */
+#define PING_SIZE 64
+#define PING_TRIPS 200
+
+struct slow_conn {
+	struct slow_srv *srv;
+	int fd;
+	bool slow;              /* one of the slow readers' */
+	bool blocked;           /* its echo's send would block */
+	uco_mrecv *r;           /* while it runs */
+	uco_mrecv_stats st;     /* at its end */
+};
+
+/* One core's echo server; every field is that core's. */
+struct slow_srv {
+	int lfd;
+	int port;
+	unsigned expect;        /* connections: the slow ones, then the normal */
+	unsigned ring_size;
+	bool wait_quota;        /* start: also wait until all are at the quota */
+	unsigned blocked;       /* slow ones whose echo would block */
+	uco_event all_blocked;
+	uco_bufring *ring;
+	uco_acceptor *acc;
+	uco_group *group;
+	struct slow_conn *conns;
+};
+
+static void note_blocked(struct slow_conn *c)
+{
+	struct slow_srv *srv = c->srv;
+
+	if (c->blocked || !c->slow)
+		return;
+	c->blocked = true;
+	if (++srv->blocked == srv->expect - 1)
+		ck_assert_int_ge(uco_event_set(&srv->all_blocked), 0);
+}
+
+/* Echo, as tools/echo-server.c does, noting when a send would block. */
+static void *slow_conn_task(void *arg)
+{
+	struct slow_conn *c = arg;
+	uco_mrecv *r;
+	uco_buf b;
+	ssize_t n;
+
+	ck_assert_int_eq(uco_mrecv_open(&r, c->fd, c->srv->ring), 0);
+	c->r = r;
+	while ((n = uco_mrecv_next(r, &b)) > 0) {
+		n = uco_send(c->fd, b.data, b.len, MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			n = 0;
+		if (n >= 0 && (size_t)n < b.len) {
+			note_blocked(c);
+			n = uco_send_all(c->fd, (char *)b.data + n,
+					 b.len - (size_t)n, 0);
+		}
+		uco_mrecv_release(r, &b);
+		if (n < 0)
+			break;
+	}
+	ck_assert_int_eq(uco_mrecv_stats_get(r, &c->st), 0);
+	c->r = NULL;
+	uco_mrecv_close(r);
+	close(c->fd);
+	return NULL;
+}
+
+static void slow_accept(struct slow_srv *srv, unsigned i)
+{
+	int fd = uco_acceptor_next(srv->acc);
+
+	ck_assert_int_ge(fd, 0);
+	srv->conns[i].srv = srv;
+	srv->conns[i].fd = fd;
+	srv->conns[i].slow = i < srv->expect - 1;
+	ck_assert_int_eq(uco_group_spawn(srv->group, NULL, slow_conn_task,
+					 &srv->conns[i], NULL), 0);
+}
+
+/* On the server's core: accept the slow readers and return once every
+ * one of their echoes blocks in its send. */
+static void *slow_srv_start(void *arg)
+{
+	struct slow_srv *srv = arg;
+
+	ck_assert_int_eq(uco_event_init(&srv->all_blocked), 0);
+	ck_assert_int_eq(uco_bufring_create(&srv->ring, srv->ring_size,
+					    SLOW_RING_SIZE), 0);
+	ck_assert_int_eq(uco_group_create(&srv->group), 0);
+	ck_assert_int_eq(uco_acceptor_open(&srv->acc, srv->lfd), 0);
+	for (unsigned i = 0; i < srv->expect - 1; i++)
+		slow_accept(srv, i);
+	ck_assert_int_eq(uco_event_wait(&srv->all_blocked), 0);
+	/* With a ring wider than all the quotas, the slow readers' clients
+	 * go on sending until every receiver has stopped at its quota
+	 * (the multishot is re-armed only when its owner asks for more, and
+	 * these owners are stuck in their sends). */
+	for (unsigned i = 0; srv->wait_quota && i < srv->expect - 1;) {
+		uco_mrecv_stats st;
+
+		ck_assert_int_eq(uco_mrecv_stats_get(srv->conns[i].r, &st), 0);
+		if (st.pauses == 0)
+			ck_assert_int_eq(uco_yield(), 0);
+		else
+			i++;
+	}
+	return NULL;
+}
+
+/* On the server's core: accept the normal client, then wait for every
+ * connection to end. */
+static void *slow_srv_finish(void *arg)
+{
+	struct slow_srv *srv = arg;
+
+	slow_accept(srv, srv->expect - 1);
+	uco_acceptor_close(srv->acc);
+	ck_assert_int_eq(uco_group_wait(srv->group), 0);
+	uco_group_free(srv->group);
+	uco_bufring_free(srv->ring);
+	uco_event_destroy(&srv->all_blocked);
+	close(srv->lfd);
+	return NULL;
+}
+
+static int slow_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int small = SLOW_SOCKBUF;
+	int fd = uco_socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small,
+				    sizeof(small)), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small,
+				    sizeof(small)), 0);
+	ck_assert_int_eq(uco_connect(fd, (struct sockaddr *)&sa, sizeof(sa)),
+			 0);
+	return fd;
+}
+
+/* Send for ever, never read (until cancelled). */
+static void *slow_client_task(void *arg)
+{
+	static const char chunk[16 * 1024];
+	int fd = slow_connect((int)(intptr_t)arg);
+	ssize_t n;
+
+	while ((n = uco_send(fd, chunk, sizeof(chunk), 0)) > 0)
+		;
+	ck_assert_int_eq(n, -ECANCELED); /* stopped by the test */
+	close(fd);
+	return NULL;
+}
+
+/* PING_TRIPS round trips of PING_SIZE bytes; returns how many completed. */
+static unsigned ping_pong(int port)
+{
+	char out[PING_SIZE], in[PING_SIZE];
+	int fd = slow_connect(port), one = 1;
+	unsigned trips = 0;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (unsigned i = 0; i < PING_TRIPS; i++) {
+		size_t got = 0;
+
+		fill(out, sizeof(out), i);
+		if (uco_send_all(fd, out, sizeof(out), 0) != sizeof(out))
+			break;
+		while (got < sizeof(in)) {
+			ssize_t n = uco_recv(fd, in + got, sizeof(in) - got, 0);
+
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		if (got < sizeof(in) || memcmp(in, out, sizeof(in)) != 0)
+			break;
+		trips++;
+	}
+	close(fd);
+	return trips;
+}
+
+struct slow_case {
+	unsigned cores;
+	unsigned ring_size;     /* SLOW_RING_DRY or SLOW_RING_WIDE */
+};
+
+static void body_slow_readers_starve(void *arg)
+{
+	const struct slow_case *k = arg;
+	unsigned cores = k->cores;
+	bool wide = k->ring_size == SLOW_RING_WIDE;
+	struct slow_srv srvs[2] = { 0 };
+	unsigned long pauses = 0;
+	uco_task *clients[SLOW_READERS], *t[2];
+	unsigned trips[2];
+	int small = SLOW_SOCKBUF, sc;
+
+	for (unsigned c = 0; c < cores; c++) {
+		struct slow_srv *s = &srvs[c];
+
+		s->lfd = uco_listen_tcp("127.0.0.1", "0", SLOW_READERS + 8, 0);
+		ck_assert_int_ge(s->lfd, 0);
+		/* inherited by the accepted sockets */
+		ck_assert_int_eq(setsockopt(s->lfd, SOL_SOCKET, SO_RCVBUF,
+					    &small, sizeof(small)), 0);
+		ck_assert_int_eq(setsockopt(s->lfd, SOL_SOCKET, SO_SNDBUF,
+					    &small, sizeof(small)), 0);
+		s->port = uco_local_port(s->lfd);
+		s->expect = SLOW_READERS / cores + 1;
+		s->ring_size = k->ring_size;
+		s->wait_quota = wide;
+		s->conns = calloc(s->expect, sizeof(*s->conns));
+		ck_assert_ptr_nonnull(s->conns);
+		ck_assert_int_eq(uco_spawn_on(c, &t[c], slow_srv_start, s,
+					      NULL), 0);
+	}
+	for (unsigned i = 0; i < SLOW_READERS; i++)
+		ck_assert_int_eq(
+			uco_spawn(&clients[i], slow_client_task,
+				  (void *)(intptr_t)srvs[i % cores].port, NULL),
+			0);
+	/* Generous bounds (a shared, loaded machine): they turn the
+	 * starvation into a failure instead of a hang. */
+	sc = uco_timeout_begin(60 * UCO_NSEC_PER_SEC);
+	ck_assert_int_ge(sc, 0);
+	for (unsigned c = 0; c < cores; c++) {
+		ck_assert_int_eq(uco_join(t[c], NULL), 0);
+		uco_task_release(t[c]);
+	}
+	ck_assert_int_eq(uco_timeout_end(sc), 0);
+	/* Every slow reader's echo now blocks in its send, for good (its
+	 * client never reads), while its client keeps sending.  A normal
+	 * client on each core must still be served. */
+	sc = uco_timeout_begin(30 * UCO_NSEC_PER_SEC);
+	ck_assert_int_ge(sc, 0);
+	for (unsigned c = 0; c < cores; c++) {
+		ck_assert_int_eq(uco_spawn_on(c, &t[c], slow_srv_finish,
+					      &srvs[c], NULL), 0);
+		trips[c] = ping_pong(srvs[c].port);
+	}
+	uco_timeout_end(sc);
+	for (unsigned c = 0; c < cores; c++)
+		ck_assert_uint_eq(trips[c], PING_TRIPS);
+
+	for (unsigned i = 0; i < SLOW_READERS; i++)
+		ck_assert_int_eq(uco_cancel(clients[i]), 0);
+	for (unsigned i = 0; i < SLOW_READERS; i++) {
+		ck_assert_int_eq(uco_join(clients[i], NULL), 0);
+		uco_task_release(clients[i]);
+	}
+	for (unsigned c = 0; c < cores; c++) {
+		struct slow_srv *s = &srvs[c];
+		unsigned long copied = 0;
+
+		ck_assert_int_eq(uco_join(t[c], NULL), 0);
+		uco_task_release(t[c]);
+		for (unsigned i = 0; i < s->expect; i++) {
+			const uco_mrecv_stats *st = &s->conns[i].st;
+
+			ck_assert_uint_eq(st->quota,
+					  UCO_BUFRING_QUOTA(k->ring_size));
+			ck_assert_uint_le(st->held_max, st->quota);
+			ck_assert_uint_le(st->held, st->held_max);
+			copied += st->copied;
+			pauses += st->pauses;
+		}
+		if (wide) {
+			/* every slow receiver paused at its quota; the ring
+			 * never ran dry, so the normal one never copied */
+			ck_assert_uint_ge(pauses, s->expect - 1);
+			ck_assert_uint_eq(s->conns[s->expect - 1].st.copied, 0);
+		} else {
+			/* the ring ran dry: the normal client was served from
+			 * its receiver's own memory */
+			ck_assert_uint_gt(copied, 0);
+		}
+		pauses = 0;
+		free(s->conns);
+	}
+}
+
+static void slow_case_run(unsigned cores, unsigned ring_size)
+{
+	struct slow_case k = { cores, ring_size };
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.cores = cores;
+	lc_run(body_slow_readers_starve, &k, &cfg);
+}
+
+/* The ring runs dry: the normal client is served from its own memory. */
+START_TEST(slow_readers_starve_dry_1core)
+{
+	slow_case_run(1, SLOW_RING_DRY);
+}
+END_TEST
+
+START_TEST(slow_readers_starve_dry_2cores)
+{
+	slow_case_run(2, SLOW_RING_DRY);
+}
+END_TEST
+
+/* The quotas stop the slow readers before the ring runs dry. */
+START_TEST(slow_readers_starve_quota_1core)
+{
+	slow_case_run(1, SLOW_RING_WIDE);
+}
+END_TEST
+
+START_TEST(slow_readers_starve_quota_2cores)
+{
+	slow_case_run(2, SLOW_RING_WIDE);
+}
+END_TEST
+
 /* A task cancelled while its multishot is in the kernel, with nobody
  * closing it: the runtime still shuts down (it cancels what nobody owns)
  * and nothing leaks but the records the program forgot to close. */
@@ -1063,6 +1403,14 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, mrecv_starved);
 	tcase_add_test(tc, bufring_args);
 	tcase_add_test(tc, many_rings);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("slow_readers");
+	tcase_set_timeout(tc, 150);
+	tcase_add_test(tc, slow_readers_starve_dry_1core);
+	tcase_add_test(tc, slow_readers_starve_dry_2cores);
+	tcase_add_test(tc, slow_readers_starve_quota_1core);
+	tcase_add_test(tc, slow_readers_starve_quota_2cores);
 	suite_add_tcase(s, tc);
 	return s;
 }
