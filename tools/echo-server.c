@@ -69,13 +69,20 @@
 
 /*
  * Per-core receive buffer ring (multishot mode): 512 buffers of 4 KiB.  A
- * connection holds a buffer only from the receive to the end of its send,
- * so a few hundred serve thousands of connections (a dry ring only pauses
- * receives: the data waits in the socket).  The kernel hands the buffers
- * out in ring order, so every receive lands in the next one: a small ring
- * (2 MiB, 512 pages) keeps what the receives cycle through cache- and
- * TLB-friendly.  (Against 1024 x 16 KiB the difference measured on a
- * shared 2-CPU VM was within its noise.)
+ * connection holds a buffer from its receive to the end of its send, so a
+ * few hundred serve thousands of connections.  A connection whose send
+ * blocks (a client that sends but does not read) keeps what it holds, and
+ * its multishot would go on filling buffers; the runtime stops it at the
+ * ring's per-connection quota (UCO_BUFRING_QUOTA: 8 of the 512), so 64
+ * such connections fit before the ring runs dry.  Past that, a dry ring
+ * slows the others down but never stops them: a connection that finds it
+ * dry receives into memory of its own, one receive SQE per chunk as in
+ * --recv oneshot, and nobody waits for another connection's buffers (see
+ * uco/net.h).  The kernel hands the buffers out in ring order, so every
+ * receive lands in the next one: a small ring (2 MiB, 512 pages) keeps
+ * what the receives cycle through cache- and TLB-friendly.  (Against
+ * 1024 x 16 KiB the difference measured on a shared 2-CPU VM was within
+ * its noise.)
  */
 #define RING_BUFFERS 512
 #define RING_BUFFER_SIZE (4 * 1024)
