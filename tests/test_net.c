@@ -894,6 +894,106 @@ START_TEST(mrecv_cancel)
 }
 END_TEST
 
+/*
+ * The quota: a receiver of a 16-buffer ring with quota 2 never holds more
+ * than 2 ring buffers, however much arrives and however long its owner
+ * holds what it took; past the quota it gets its data from its own memory.
+ * Every byte arrives once, in order.
+ */
+static void body_mrecv_quota(void *arg)
+{
+	struct pair p;
+	uco_bufring *br;
+	uco_mrecv *r;
+	uco_mrecv_stats st;
+	uco_buf held[2], b;
+	static char out[4000], in[4000];
+	size_t got = 0;
+	ssize_t n;
+
+	pair_open(&p, "127.0.0.1");
+	ck_assert_int_eq(uco_bufring_create(&br, 16, 64), 0);
+	ck_assert_int_eq(uco_bufring_set_quota(br, 2), 0);
+	ck_assert_uint_eq(uco_bufring_quota(br), 2);
+	ck_assert_int_eq(uco_mrecv_open(&r, p.server, br), 0);
+	fill(out, sizeof(out), 9);
+	/* hold two ring buffers: the quota */
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(uco_send(p.client, out + got, 10, 0), 10);
+		n = uco_mrecv_next(r, &held[i]);
+		ck_assert_int_eq(n, 10);
+		ck_assert_mem_eq(held[i].data, out + got, 10);
+		got += 10;
+	}
+	ck_assert_int_eq(uco_mrecv_stats_get(r, &st), 0);
+	ck_assert_uint_eq(st.held, 2);
+	ck_assert_uint_eq(uco_bufring_available(br), 14);
+	/* then a flood: it is received into the receiver's own memory,
+	 * the ring is not touched */
+	ck_assert_int_eq(uco_send_all(p.client, out + got, 1000, 0), 1000);
+	while (got < 1020) {
+		n = uco_mrecv_next(r, &b);
+		ck_assert_int_gt(n, 0);
+		ck_assert_mem_eq(b.data, out + got, (size_t)n);
+		got += (size_t)n;
+		ck_assert_uint_eq(uco_bufring_available(br), 14);
+		uco_mrecv_release(r, &b);
+	}
+	ck_assert_int_eq(uco_mrecv_stats_get(r, &st), 0);
+	ck_assert_uint_ge(st.copied, 1);
+	ck_assert_uint_eq(st.held_max, 2);
+	uco_mrecv_release(r, &held[0]);
+	uco_mrecv_release(r, &held[1]);
+	ck_assert_uint_eq(uco_bufring_available(br), 16);
+	/* back on the ring: a flood while one chunk is held stops the
+	 * multishot at the quota (a pause), what the kernel had in flight is
+	 * copied, and the ring keeps at least 14 free */
+	ck_assert_int_eq(uco_send(p.client, out + got, 10, 0), 10);
+	ck_assert_int_eq(uco_mrecv_next(r, &held[0]), 10);
+	ck_assert_mem_eq(held[0].data, out + got, 10);
+	got += 10;
+	ck_assert_int_eq(uco_send_all(p.client, out + got, sizeof(out) - got, 0),
+			 (ssize_t)(sizeof(out) - got));
+	while (got < sizeof(out)) {
+		n = uco_mrecv_next(r, &b);
+		ck_assert_int_gt(n, 0);
+		memcpy(in + got, b.data, (size_t)n);
+		got += (size_t)n;
+		ck_assert_uint_ge(uco_bufring_available(br), 14);
+		ck_assert_int_eq(uco_mrecv_stats_get(r, &st), 0);
+		ck_assert_uint_le(st.held, 2);
+		uco_mrecv_release(r, &b);
+	}
+	ck_assert_mem_eq(in + 1030, out + 1030, sizeof(out) - 1030);
+	ck_assert_int_eq(uco_mrecv_stats_get(r, &st), 0);
+	ck_assert_uint_ge(st.pauses, 1);
+	ck_assert_uint_le(st.held_max, 2);
+	ck_assert_uint_eq(st.bytes, sizeof(out));
+	uco_mrecv_release(r, &held[0]);
+	ck_assert_uint_eq(uco_bufring_available(br), 16);
+	uco_mrecv_close(r);
+	/* a chunk of its own memory released after close is freed */
+	ck_assert_int_eq(uco_mrecv_open(&r, p.server, br), 0);
+	ck_assert_int_eq(uco_send(p.client, "abc", 3, 0), 3);
+	ck_assert_int_eq(uco_mrecv_next(r, &held[0]), 3);
+	ck_assert_int_eq(uco_send(p.client, "de", 2, 0), 2);
+	ck_assert_int_eq(uco_bufring_set_quota(br, 1), 0);
+	ck_assert_int_eq(uco_mrecv_next(r, &held[1]), 2); /* own memory */
+	ck_assert_mem_eq(held[1].data, "de", 2);
+	uco_mrecv_close(r);
+	uco_mrecv_release(r, &held[1]);
+	uco_mrecv_release(r, &held[0]);
+	ck_assert_uint_eq(uco_bufring_available(br), 16);
+	uco_bufring_free(br);
+	pair_close(&p);
+}
+
+START_TEST(mrecv_quota)
+{
+	net_run(body_mrecv_quota, NULL);
+}
+END_TEST
+
 /* Two receivers share a ring.  A (quota: the whole ring) holds every
  * buffer; B waits for data.  Data for B ends B's multishot with -ENOBUFS
  * while B waits: B must not wait for A to give a buffer back, but get its
@@ -988,8 +1088,9 @@ END_TEST
  * its round trips, and no receiver ever holds more than its quota.
  */
 #define SLOW_READERS 200
-#define SLOW_RING_DRY 256    /* per core: 200 slow readers x 8 run it dry */
-#define SLOW_RING_WIDE 2048  /* per core: the quotas stop them first */
+#define SLOW_RING_DRY 256    /* per core: 200 slow readers x 16 run it dry */
+#define SLOW_RING_WIDE 2048  /* per core, with quota 8: 200 x 8 fit */
+#define SLOW_WIDE_QUOTA 8
 #define SLOW_RING_SIZE 4096
 #define SLOW_SOCKBUF 8192    /* small socket buffers: the echoes block soon */
 #define PING_SIZE 64
@@ -1081,6 +1182,9 @@ static void *slow_srv_start(void *arg)
 	ck_assert_int_eq(uco_event_init(&srv->all_blocked), 0);
 	ck_assert_int_eq(uco_bufring_create(&srv->ring, srv->ring_size,
 					    SLOW_RING_SIZE), 0);
+	if (srv->wait_quota)
+		ck_assert_int_eq(uco_bufring_set_quota(srv->ring,
+						       SLOW_WIDE_QUOTA), 0);
 	ck_assert_int_eq(uco_group_create(&srv->group), 0);
 	ck_assert_int_eq(uco_acceptor_open(&srv->acc, srv->lfd), 0);
 	for (unsigned i = 0; i < srv->expect - 1; i++)
@@ -1258,7 +1362,8 @@ static void body_slow_readers_starve(void *arg)
 			const uco_mrecv_stats *st = &s->conns[i].st;
 
 			ck_assert_uint_eq(st->quota,
-					  UCO_BUFRING_QUOTA(k->ring_size));
+					  wide ? SLOW_WIDE_QUOTA
+					       : UCO_BUFRING_QUOTA(k->ring_size));
 			ck_assert_uint_le(st->held_max, st->quota);
 			ck_assert_uint_le(st->held, st->held_max);
 			copied += st->copied;
@@ -1401,6 +1506,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, mrecv);
 	tcase_add_test(tc, mrecv_cancel);
 	tcase_add_test(tc, mrecv_starved);
+	tcase_add_test(tc, mrecv_quota);
 	tcase_add_test(tc, bufring_args);
 	tcase_add_test(tc, many_rings);
 	suite_add_tcase(s, tc);

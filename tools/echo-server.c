@@ -73,7 +73,7 @@
  * few hundred serve thousands of connections.  A connection whose send
  * blocks (a client that sends but does not read) keeps what it holds, and
  * its multishot would go on filling buffers; the runtime stops it at the
- * ring's per-connection quota (UCO_BUFRING_QUOTA: 8 of the 512), so 64
+ * ring's per-connection quota (UCO_BUFRING_QUOTA: 32 of the 512), so 16
  * such connections fit before the ring runs dry.  Past that, a dry ring
  * slows the others down but never stops them: a connection that finds it
  * dry receives into memory of its own, one receive SQE per chunk as in
