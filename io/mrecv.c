@@ -30,6 +30,18 @@
  * uco_mrecv_next() leaves it in flight, and what it brings is queued for
  * the next call, so nothing is lost or read twice.
  *
+ * Incremental consumption (IOU_PBUF_RING_INC, Linux 6.12) is not used.
+ * It lets a short receive take part of a buffer, but the rest of that
+ * buffer goes to whichever receive of the group comes next, so pieces of
+ * one buffer end up in different receivers and the buffer is free only
+ * when all of them are released: one stalled receiver's piece would pin a
+ * buffer other connections share, the trap the quota exists to close, and
+ * a per-receiver quota could no longer be counted in buffers.  What it
+ * would save was measured in the slow-reader test (tests/test_net.c,
+ * 200 senders that never read): the stalled receivers' chunks averaged
+ * 4096.0 bytes in 4096-byte buffers (nothing to save), and the 64-byte
+ * ping-pong receiver held at most one buffer at a time.
+ *
  * Lifetime as in io/acceptor.c: the record goes when it is closed, no task
  * is inside uco_mrecv_next(), every buffer handed out has been released,
  * and the last CQE of both receives is in.  Chunks queued at close, and
