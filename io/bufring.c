@@ -101,8 +101,12 @@ UCO_API unsigned uco_bufring_available(const uco_bufring *br)
 
 UCO_API int uco_bufring_set_quota(uco_bufring *br, unsigned quota)
 {
+	struct uco__loop *l = uco__io_loop();
+
 	if (!br || br->freed || quota == 0 || quota > br->count)
 		return -EINVAL;
+	if (br->loop != l)
+		return l ? -EXDEV : -EPERM;
 	br->quota = quota;
 	return 0;
 }

@@ -1449,6 +1449,41 @@ START_TEST(bufring_args)
 }
 END_TEST
 
+/* A ring is its core's: from another core, quota and receivers are
+ * refused. */
+static void *other_core_task(void *arg)
+{
+	uco_bufring *br = arg;
+	uco_mrecv *r;
+
+	ck_assert_int_eq(uco_bufring_set_quota(br, 1), -EXDEV);
+	ck_assert_int_eq(uco_mrecv_open(&r, 0, br), -EXDEV);
+	return NULL;
+}
+
+static void body_bufring_other_core(void *arg)
+{
+	uco_bufring *br;
+	uco_task *t;
+
+	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), 0);
+	ck_assert_int_eq(uco_spawn_on(1, &t, other_core_task, br, NULL), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_uint_eq(uco_bufring_quota(br), 1);
+	uco_bufring_free(br);
+}
+
+START_TEST(bufring_other_core)
+{
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.cores = 2;
+	lc_run(body_bufring_other_core, NULL, &cfg);
+}
+END_TEST
+
 /* Several rings on one loop get distinct buffer groups. */
 static void body_many_rings(void *arg)
 {
@@ -1508,6 +1543,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, mrecv_starved);
 	tcase_add_test(tc, mrecv_quota);
 	tcase_add_test(tc, bufring_args);
+	tcase_add_test(tc, bufring_other_core);
 	tcase_add_test(tc, many_rings);
 	suite_add_tcase(s, tc);
 

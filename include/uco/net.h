@@ -129,8 +129,9 @@ UCO_API void uco_acceptor_close(uco_acceptor *a);
  *     buffer is kept for its next such receive).  Nobody waits for another
  *     connection to give a buffer back, so a connection whose owner stops
  *     reading (a send that blocks, a slow peer) can never stall the
- *     others: a dry ring costs each receiver an SQE and a buffer of its
- *     own per chunk, as a one-shot receive does.
+ *     others: a dry ring costs each receiver an SQE per chunk and a buffer
+ *     of its own (size bytes, held while it waits for data, freed at
+ *     close), as a one-shot receive does.
  *   - The quota: each receiver holds at most uco_bufring_quota() ring
  *     buffers at once, counting those received but not taken yet and
  *     those handed out by uco_mrecv_next() and not yet released.  When it
@@ -167,8 +168,9 @@ UCO_API unsigned uco_bufring_available(const uco_bufring *br);
 /*
  * Set the per-receiver quota (1 to count; see above).  Applies at once to
  * every receiver on the ring: one already above a lowered quota pauses at
- * its next chunk and keeps what it holds.  Not suspending.  Returns 0, or
- * -EINVAL (NULL, freed, or quota out of range).
+ * its next chunk and keeps what it holds.  On the ring's core.  Not
+ * suspending.  Returns 0, or -EINVAL (NULL, freed, or quota out of range),
+ * -EXDEV (called on another core), -EPERM (outside the runtime).
  */
 UCO_API int uco_bufring_set_quota(uco_bufring *br, unsigned quota);
 /* The per-receiver quota; 0 for NULL. */
@@ -222,7 +224,8 @@ typedef struct uco_mrecv_stats {
 	unsigned long bytes;    /* bytes received */
 } uco_mrecv_stats;
 
-/* Fill *st.  Not suspending.  Returns 0, or -EINVAL for NULL. */
+/* Fill *st.  On the receiver's core.  Not suspending.  Returns 0, or
+ * -EINVAL for NULL. */
 UCO_API int uco_mrecv_stats_get(const uco_mrecv *r, uco_mrecv_stats *st);
 /* Cancel the multishot; data received but not taken goes back to the ring
  * (once the kernel has let go of it).  Does not close fd.  On the
