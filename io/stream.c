@@ -5,6 +5,7 @@
  * buffers consistent whenever a call returns early.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -455,6 +456,12 @@ UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n)
 	if (!buf)
 		return -EFAULT;
 	pending = s->wtail - s->whead;
+	if (n > SIZE_MAX / 2 - pending) {
+		/* pending + n (and the doubling below) must not wrap: a
+		 * wrapped size would pass the room check and the copy of n
+		 * bytes would run past the new buffer. */
+		return -ENOMEM;
+	}
 	if (pending == 0)
 		s->whead = s->wtail = 0;
 	if (s->wcap - s->wtail < n) {
@@ -464,8 +471,6 @@ UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n)
 			size_t ncap = max_sz(max_sz(s->wcap * 2, MIN_WRITE_BUF),
 					     pending + n);
 
-			if (ncap < pending + n) /* overflow */
-				return -ENOMEM;
 			r = buf_regrow(&s->wbuf, &s->wcap, s->whead, pending,
 				       ncap);
 			if (r < 0)

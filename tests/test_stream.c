@@ -1269,6 +1269,36 @@ START_TEST(outside_runtime)
 }
 END_TEST
 
+/*
+ * The audit of issue 9, part 10, on the write side: uco_stream_write()
+ * sized its new buffer from pending + n, which wraps for a huge n; the
+ * wrapped size passed the room check and the copy of n bytes ran past the
+ * buffer.  Now refused with -ENOMEM, the pending bytes untouched.
+ */
+static void body_write_size_overflow(void *arg)
+{
+	char small[8] = "abcdefg", buf[8];
+	uco_stream *s;
+	int sv[2];
+
+	s = stream_pair(sv, NULL);
+	ck_assert_int_eq(uco_stream_write(s, "hello", 5), 0);
+	ck_assert_int_eq(uco_stream_write(s, small, SIZE_MAX - 1), -ENOMEM);
+	ck_assert_int_eq(uco_stream_write(s, small, SIZE_MAX / 2), -ENOMEM);
+	ck_assert_uint_eq(uco_stream_pending(s), 5);
+	ck_assert_int_eq(uco_stream_drain(s), 0);
+	ck_assert_int_eq(uco_read_full(sv[1], buf, 5, -1), 5);
+	ck_assert(memcmp(buf, "hello", 5) == 0);
+	close(sv[1]);
+	ck_assert_int_eq(uco_stream_close(s), 0);
+}
+
+START_TEST(write_size_overflow)
+{
+	lc_run(body_write_size_overflow, NULL, NULL);
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
 	Suite *s = suite_create("stream");
@@ -1302,6 +1332,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, stream_send);
 	tcase_add_test(tc, close_flushes);
 	tcase_add_test(tc, half_close);
+	tcase_add_test(tc, write_size_overflow);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("connect");
