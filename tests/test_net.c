@@ -1013,7 +1013,11 @@ static void body_mrecv_starved(void *arg)
 	pair_open(&pa, "127.0.0.1");
 	pair_open(&pb, "127.0.0.1");
 	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), 0);
-	ck_assert_uint_eq(uco_bufring_quota(br), 1); /* the default for 4 */
+	ck_assert_uint_eq(uco_bufring_quota(br), 2); /* the default for 4 */
+	ck_assert_uint_eq(UCO_BUFRING_QUOTA(1), 1);
+	ck_assert_uint_eq(UCO_BUFRING_QUOTA(64), 4);
+	ck_assert_uint_eq(UCO_BUFRING_QUOTA(512), 32);
+	ck_assert_uint_eq(UCO_BUFRING_QUOTA(32768), 32);
 	ck_assert_int_eq(uco_bufring_set_quota(br, 0), -EINVAL);
 	ck_assert_int_eq(uco_bufring_set_quota(br, 5), -EINVAL);
 	ck_assert_int_eq(uco_bufring_set_quota(NULL, 1), -EINVAL);
@@ -1470,7 +1474,7 @@ static void body_bufring_other_core(void *arg)
 	ck_assert_int_eq(uco_spawn_on(1, &t, other_core_task, br, NULL), 0);
 	ck_assert_int_eq(uco_join(t, NULL), 0);
 	uco_task_release(t);
-	ck_assert_uint_eq(uco_bufring_quota(br), 1);
+	ck_assert_uint_eq(uco_bufring_quota(br), 2);
 	uco_bufring_free(br);
 }
 

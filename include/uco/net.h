@@ -142,8 +142,10 @@ UCO_API void uco_acceptor_close(uco_acceptor *a);
  *     the multishot once the receiver has taken everything queued and
  *     holds fewer than the quota; until then (the owner keeps its buffers)
  *     it receives into its own memory as on a dry ring.  The default is
- *     UCO_BUFRING_QUOTA(count): count / 16, at least 1, at most 32, so a
- *     ring of 512 lets 16 stalled connections pin it before it runs dry.
+ *     UCO_BUFRING_QUOTA(count): count / 16, at least 2 (or count, for
+ *     a ring of one buffer), at most 32, so a ring of 512 lets 16 stalled
+ *     connections pin it before it runs dry.  A quota of 1 would stop the
+ *     multishot after every chunk that the owner has not yet released.
  *     (A receiver that reaches its quota pays a cancel, a re-arm and a
  *     copy of what was in flight: with 16 KiB messages 4 deep on 4 KiB
  *     buffers a quota of 8 cost the echo server about 8% more CPU per
@@ -156,7 +158,8 @@ UCO_API void uco_acceptor_close(uco_acceptor *a);
 typedef struct uco_bufring uco_bufring;
 
 #define UCO_BUFRING_QUOTA(count)                                        \
-	((count) / 16 < 1 ? 1u                                          \
+	((count) < 2 ? (unsigned)(count)                                \
+	 : (count) / 16 < 2 ? 2u                                        \
 	 : (count) / 16 > 32 ? 32u : (unsigned)((count) / 16))
 
 UCO_API int uco_bufring_create(uco_bufring **out, unsigned count,
