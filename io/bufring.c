@@ -50,7 +50,7 @@ UCO_API int uco_bufring_create(uco_bufring **out, unsigned count, size_t size)
 	br->count = count;
 	br->size = size;
 	br->loop = l;
-	uco__waitq_init(&br->starved);
+	br->quota = UCO_BUFRING_QUOTA(count);
 	reg.ring_addr = (uint64_t)(uintptr_t)br->ring;
 	reg.ring_entries = count;
 	reg.bgid = (uint16_t)((uintptr_t)br >> 6);
@@ -99,6 +99,23 @@ UCO_API unsigned uco_bufring_available(const uco_bufring *br)
 	return br ? br->avail : 0;
 }
 
+UCO_API int uco_bufring_set_quota(uco_bufring *br, unsigned quota)
+{
+	struct uco__loop *l = uco__io_loop();
+
+	if (!br || br->freed || quota == 0 || quota > br->count)
+		return -EINVAL;
+	if (br->loop != l)
+		return l ? -EXDEV : -EPERM;
+	br->quota = quota;
+	return 0;
+}
+
+UCO_API unsigned uco_bufring_quota(const uco_bufring *br)
+{
+	return br ? br->quota : 0;
+}
+
 void uco__bufring_recycle(struct uco_bufring *br, unsigned bid)
 {
 	io_uring_buf_ring_add(br->ring, br->bufs + (size_t)bid * br->size,
@@ -106,7 +123,6 @@ void uco__bufring_recycle(struct uco_bufring *br, unsigned bid)
 			      io_uring_buf_ring_mask(br->count), 0);
 	io_uring_buf_ring_advance(br->ring, 1);
 	br->avail++;
-	uco__waitq_wake_one(&br->starved, 0);
 }
 
 void uco__bufring_unuse(struct uco_bufring *br)

@@ -9,8 +9,6 @@
 
 #include <uco/net.h>
 
-#include "core/wait.h"
-
 struct uco_bufring {
 	struct io_uring_buf_ring *ring; /* shared with the kernel */
 	size_t ring_bytes;
@@ -20,12 +18,12 @@ struct uco_bufring {
 	unsigned avail;                 /* buffers the kernel may pick */
 	uint16_t bgid;                  /* buffer group id in the ring */
 	struct uco__loop *loop;
+	unsigned quota;                 /* buffers one receiver may hold */
 	unsigned users;                 /* open receivers */
 	bool freed;                     /* uco_bufring_free() was called */
-	struct uco__waitq starved;      /* receivers waiting for a buffer */
 };
 
-/* Give buffer bid back to the kernel (and wake a starved receiver). */
+/* Give buffer bid back to the kernel. */
 void uco__bufring_recycle(struct uco_bufring *br, unsigned bid);
 
 /* A receiver stops using br (frees it if it was freed and unused). */

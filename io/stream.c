@@ -5,6 +5,7 @@
  * buffers consistent whenever a call returns early.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -291,10 +292,13 @@ UCO_API ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n)
 	return (ssize_t)n;
 }
 
-/* The end of the stream came too early: hand over what is buffered. */
-static ssize_t hand_over(struct uco_stream *s, void *buf)
+/* The end of the stream came too early: hand over what is buffered, at
+ * most cap bytes (the caller's buffer; every caller has fewer than cap
+ * buffered, but a copy into the caller's memory is bounded by the caller's
+ * size, never by what happens to be buffered). */
+static ssize_t hand_over(struct uco_stream *s, void *buf, size_t cap)
 {
-	size_t n = avail(s);
+	size_t n = min_sz(avail(s), cap);
 
 	if (n)
 		memcpy(buf, s->rbuf + s->rhead, n);
@@ -320,7 +324,7 @@ UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n)
 		 * everything there. */
 		while (avail(s) < n) {
 			if (s->eof)
-				return hand_over(s, buf);
+				return hand_over(s, buf, n);
 			r = fill(s, n);
 			if (r < 0)
 				return r;
@@ -330,8 +334,11 @@ UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n)
 		return (ssize_t)n;
 	}
 	/* More than the buffer may hold: receive straight into buf, and put
-	 * it all back should the call be cut short. */
-	got = avail(s);
+	 * it all back should the call be cut short.  What is buffered can be
+	 * more than n even though n > rmax: the put-back of an earlier,
+	 * larger call cut short may have left up to that call's n there.
+	 * Take only n of it; the rest stays for the next read. */
+	got = min_sz(avail(s), n);
 	if (got)
 		memcpy(buf, s->rbuf + s->rhead, got);
 	rdrop(s, got);
@@ -411,7 +418,7 @@ UCO_API ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
 		return -EFAULT;
 	r = until(s, delim, dlen, min_sz(s->limit, cap));
 	if (r == -EPIPE)
-		return hand_over(s, buf);
+		return hand_over(s, buf, cap);
 	if (r > 0) {
 		memcpy(buf, s->rbuf + s->rhead, (size_t)r);
 		rdrop(s, (size_t)r);
@@ -503,6 +510,12 @@ UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n)
 	if (!buf)
 		return -EFAULT;
 	pending = s->wtail - s->whead;
+	if (n > SIZE_MAX / 2 - pending) {
+		/* pending + n (and the doubling below) must not wrap: a
+		 * wrapped size would pass the room check and the copy of n
+		 * bytes would run past the new buffer. */
+		return -ENOMEM;
+	}
 	if (pending == 0)
 		s->whead = s->wtail = 0;
 	if (s->wcap - s->wtail < n) {
@@ -512,8 +525,6 @@ UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n)
 			size_t ncap = max_sz(max_sz(s->wcap * 2, MIN_WRITE_BUF),
 					     pending + n);
 
-			if (ncap < pending + n) /* overflow */
-				return -ENOMEM;
 			r = buf_regrow(&s->wbuf, &s->wcap, s->whead, pending,
 				       ncap);
 			if (r < 0)

@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -1030,6 +1031,9 @@ static void body_mrecv_cancel(void *arg)
 
 	pair_open(&p, "127.0.0.1");
 	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), 0);
+	/* the whole ring to one receiver, so that what it leaves queued
+	 * is seen in the ring's count */
+	ck_assert_int_eq(uco_bufring_set_quota(br, 4), 0);
 	ck_assert_int_eq(uco_mrecv_open(&r, p.server, br), 0);
 	x.r = r;
 	/* Timed out and cancelled while waiting: then data still arrives. */
@@ -1082,55 +1086,179 @@ START_TEST(mrecv_cancel)
 }
 END_TEST
 
-/* Two receivers share a ring.  A holds every buffer; B waits for data.
- * Data for B ends B's multishot with -ENOBUFS while B waits: B must be
- * woken to re-arm, wait for a free buffer, and get its data once A gives
- * one back. */
+/*
+ * The quota: a receiver of a 16-buffer ring with quota 2 never holds more
+ * than 2 ring buffers, however much arrives and however long its owner
+ * holds what it took; past the quota it gets its data from its own memory.
+ * Every byte arrives once, in order.
+ */
+static void body_mrecv_quota(void *arg)
+{
+	struct pair p;
+	uco_bufring *br;
+	uco_mrecv *r;
+	uco_mrecv_stats st;
+	uco_buf held[2], b;
+	static char out[4000], in[4000];
+	size_t got = 0;
+	ssize_t n;
+
+	pair_open(&p, "127.0.0.1");
+	ck_assert_int_eq(uco_bufring_create(&br, 16, 64), 0);
+	ck_assert_int_eq(uco_bufring_set_quota(br, 2), 0);
+	ck_assert_uint_eq(uco_bufring_quota(br), 2);
+	ck_assert_int_eq(uco_mrecv_open(&r, p.server, br), 0);
+	fill(out, sizeof(out), 9);
+	/* hold two ring buffers: the quota */
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(uco_send(p.client, out + got, 10, 0), 10);
+		n = uco_mrecv_next(r, &held[i]);
+		ck_assert_int_eq(n, 10);
+		ck_assert_mem_eq(held[i].data, out + got, 10);
+		got += 10;
+	}
+	ck_assert_int_eq(uco_mrecv_stats_get(r, &st), 0);
+	ck_assert_uint_eq(st.held, 2);
+	ck_assert_uint_eq(uco_bufring_available(br), 14);
+	/* then a flood: it is received into the receiver's own memory,
+	 * the ring is not touched */
+	ck_assert_int_eq(uco_send_all(p.client, out + got, 1000, 0), 1000);
+	while (got < 1020) {
+		n = uco_mrecv_next(r, &b);
+		ck_assert_int_gt(n, 0);
+		ck_assert_mem_eq(b.data, out + got, (size_t)n);
+		got += (size_t)n;
+		ck_assert_uint_eq(uco_bufring_available(br), 14);
+		uco_mrecv_release(r, &b);
+	}
+	ck_assert_int_eq(uco_mrecv_stats_get(r, &st), 0);
+	ck_assert_uint_ge(st.copied, 1);
+	ck_assert_uint_eq(st.held_max, 2);
+	uco_mrecv_release(r, &held[0]);
+	uco_mrecv_release(r, &held[1]);
+	ck_assert_uint_eq(uco_bufring_available(br), 16);
+	/* back on the ring: a flood while one chunk is held stops the
+	 * multishot at the quota (a pause), what the kernel had in flight is
+	 * copied, and the ring keeps at least 14 free */
+	ck_assert_int_eq(uco_send(p.client, out + got, 10, 0), 10);
+	ck_assert_int_eq(uco_mrecv_next(r, &held[0]), 10);
+	ck_assert_mem_eq(held[0].data, out + got, 10);
+	got += 10;
+	ck_assert_int_eq(uco_send_all(p.client, out + got, sizeof(out) - got, 0),
+			 (ssize_t)(sizeof(out) - got));
+	while (got < sizeof(out)) {
+		n = uco_mrecv_next(r, &b);
+		ck_assert_int_gt(n, 0);
+		memcpy(in + got, b.data, (size_t)n);
+		got += (size_t)n;
+		ck_assert_uint_ge(uco_bufring_available(br), 14);
+		ck_assert_int_eq(uco_mrecv_stats_get(r, &st), 0);
+		ck_assert_uint_le(st.held, 2);
+		uco_mrecv_release(r, &b);
+	}
+	ck_assert_mem_eq(in + 1030, out + 1030, sizeof(out) - 1030);
+	ck_assert_int_eq(uco_mrecv_stats_get(r, &st), 0);
+	ck_assert_uint_ge(st.pauses, 1);
+	ck_assert_uint_le(st.held_max, 2);
+	ck_assert_uint_eq(st.bytes, sizeof(out));
+	uco_mrecv_release(r, &held[0]);
+	ck_assert_uint_eq(uco_bufring_available(br), 16);
+	uco_mrecv_close(r);
+	/* a chunk of its own memory released after close is freed */
+	ck_assert_int_eq(uco_mrecv_open(&r, p.server, br), 0);
+	ck_assert_int_eq(uco_send(p.client, "abc", 3, 0), 3);
+	ck_assert_int_eq(uco_mrecv_next(r, &held[0]), 3);
+	ck_assert_int_eq(uco_send(p.client, "de", 2, 0), 2);
+	ck_assert_int_eq(uco_bufring_set_quota(br, 1), 0);
+	ck_assert_int_eq(uco_mrecv_next(r, &held[1]), 2); /* own memory */
+	ck_assert_mem_eq(held[1].data, "de", 2);
+	uco_mrecv_close(r);
+	uco_mrecv_release(r, &held[1]);
+	uco_mrecv_release(r, &held[0]);
+	ck_assert_uint_eq(uco_bufring_available(br), 16);
+	uco_bufring_free(br);
+	pair_close(&p);
+}
+
+START_TEST(mrecv_quota)
+{
+	net_run(body_mrecv_quota, NULL);
+}
+END_TEST
+
+/* Two receivers share a ring.  A (quota: the whole ring) holds every
+ * buffer; B waits for data.  Data for B ends B's multishot with -ENOBUFS
+ * while B waits: B must not wait for A to give a buffer back, but get its
+ * data at once in memory of its own; once A has released, B is back on the
+ * ring. */
 static void body_mrecv_starved(void *arg)
 {
 	struct pair pa, pb;
 	uco_bufring *br;
 	uco_mrecv *ra, *rb;
 	uco_buf held[4];
+	uco_mrecv_stats st;
 	struct mr_arg x = { .n = 1 };
-	uco_spawn_opts named_b = { .name = "mrecv-b" };
 	uco_task *t;
 	size_t got = 0;
 
 	pair_open(&pa, "127.0.0.1");
 	pair_open(&pb, "127.0.0.1");
 	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), 0);
+	ck_assert_uint_eq(uco_bufring_quota(br), 2); /* the default for 4 */
+	ck_assert_uint_eq(UCO_BUFRING_QUOTA(1), 1);
+	ck_assert_uint_eq(UCO_BUFRING_QUOTA(64), 4);
+	ck_assert_uint_eq(UCO_BUFRING_QUOTA(512), 32);
+	ck_assert_uint_eq(UCO_BUFRING_QUOTA(32768), 32);
+	ck_assert_int_eq(uco_bufring_set_quota(br, 0), -EINVAL);
+	ck_assert_int_eq(uco_bufring_set_quota(br, 5), -EINVAL);
+	ck_assert_int_eq(uco_bufring_set_quota(NULL, 1), -EINVAL);
+	ck_assert_int_eq(uco_bufring_set_quota(br, 4), 0);
 	ck_assert_int_eq(uco_mrecv_open(&ra, pa.server, br), 0);
 	ck_assert_int_eq(uco_mrecv_open(&rb, pb.server, br), 0);
+	/* B waits first: its multishot is armed while the ring has room */
+	x.r = rb;
+	ck_assert_int_eq(uco_spawn(&t, mr_task, &x, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
 	for (int i = 0; i < 4; i++) {
 		ck_assert_int_eq(uco_send(pa.client, "aaaa", 4, 0), 4);
 		ck_assert_int_eq(uco_mrecv_next(ra, &held[i]), 4);
 	}
 	ck_assert_uint_eq(uco_bufring_available(br), 0);
-	x.r = rb;
-	ck_assert_int_eq(uco_spawn(&t, mr_task, &x, &named_b), 0);
-	ck_assert_int_eq(uco_yield(), 0);
-	th_await_waiting_on("mrecv-b", "recv");
+	ck_assert_int_eq(uco_mrecv_stats_get(ra, &st), 0);
+	ck_assert_uint_eq(st.held, 4);
+	ck_assert_int_eq(x.n, 1); /* B still waits */
 	ck_assert_int_eq(uco_send(pb.client, "bbbbbbbb", 8, 0), 8);
-	/* The -ENOBUFS comes in: B, woken, finds the ring dry and waits for
-	 * a buffer to come back. */
-	th_await_waiting_on("mrecv-b", "recv buffer");
-	ck_assert_int_eq(x.n, 1);                /* B still waits */
-	ck_assert_uint_eq(uco_bufring_available(br), 0);
-	for (int i = 0; i < 4; i++)
-		uco_mrecv_release(ra, &held[i]);
-	ck_assert_int_eq(uco_join(t, NULL), 0);
-	uco_task_release(t);
-	ck_assert_int_gt(x.n, 0);
-	ck_assert_mem_eq(x.b.data, "bbbbbbbb", (size_t)x.n);
-	got = (size_t)x.n;
-	uco_mrecv_release(rb, &x.b);
 	while (got < 8) {
-		ssize_t n = uco_mrecv_next(rb, &x.b);
-		ck_assert_int_gt(n, 0);
-		got += (size_t)n;
+		if (t) {
+			ck_assert_int_eq(uco_join(t, NULL), 0);
+			uco_task_release(t);
+			t = NULL;
+		} else {
+			x.n = uco_mrecv_next(rb, &x.b);
+		}
+		ck_assert_int_gt(x.n, 0);
+		ck_assert_mem_eq(x.b.data, "bbbbbbbb" + got, (size_t)x.n);
+		got += (size_t)x.n;
 		uco_mrecv_release(rb, &x.b);
 	}
+	ck_assert_int_eq(uco_mrecv_stats_get(rb, &st), 0);
+	ck_assert_uint_ge(st.copied, 1);
+	ck_assert_uint_eq(st.held, 0);
+	ck_assert_uint_eq(st.held_max, 0);
+	ck_assert_uint_eq(uco_bufring_available(br), 0); /* A still holds */
+	for (int i = 0; i < 4; i++)
+		uco_mrecv_release(ra, &held[i]);
+	ck_assert_uint_eq(uco_bufring_available(br), 4);
+	/* B is back on the ring: a chunk it holds counts against it */
+	ck_assert_int_eq(uco_send(pb.client, "cc", 2, 0), 2);
+	x.n = uco_mrecv_next(rb, &x.b);
+	ck_assert_int_eq(x.n, 2);
+	ck_assert_int_eq(uco_mrecv_stats_get(rb, &st), 0);
+	ck_assert_uint_eq(st.held, 1);
+	ck_assert_uint_eq(uco_bufring_available(br), 3);
+	uco_mrecv_release(rb, &x.b);
+	ck_assert_int_eq(uco_mrecv_stats_get(NULL, &st), -EINVAL);
 	uco_mrecv_close(ra);
 	uco_mrecv_close(rb);
 	uco_bufring_free(br);
@@ -1141,6 +1269,350 @@ static void body_mrecv_starved(void *arg)
 START_TEST(mrecv_starved)
 {
 	net_run(body_mrecv_starved, NULL);
+}
+END_TEST
+
+/*
+ * Regression (issue 9, part 1): slow readers starved every other
+ * connection on a core.  200 clients send without pause and never read;
+ * the server echoes with one multishot receive per connection into a
+ * per-core ring, so each echo soon blocks in its send.  Before the quota,
+ * their multishots went on filling ring buffers until the ring was dry, and
+ * a normal ping-pong client on the same core then waited for a buffer for
+ * ever.  Now each receiver stops at its quota and a receiver that finds
+ * the ring dry receives into its own memory: the normal client completes
+ * its round trips, and no receiver ever holds more than its quota.
+ */
+#define SLOW_READERS 200
+#define SLOW_RING_DRY 256    /* per core: 200 slow readers x 16 run it dry */
+#define SLOW_RING_WIDE 2048  /* per core, with quota 8: 200 x 8 fit */
+#define SLOW_WIDE_QUOTA 8
+#define SLOW_RING_SIZE 4096
+#define SLOW_SOCKBUF 8192    /* small socket buffers: the echoes block soon */
+#define PING_SIZE 64
+#define PING_TRIPS 200
+
+struct slow_conn {
+	struct slow_srv *srv;
+	int fd;
+	bool slow;              /* one of the slow readers' */
+	bool blocked;           /* its echo's send would block */
+	uco_mrecv *r;           /* while it runs */
+	uco_mrecv_stats st;     /* at its end */
+};
+
+/* One core's echo server; every field is that core's. */
+struct slow_srv {
+	int lfd;
+	int port;
+	unsigned expect;        /* connections: the slow ones, then the normal */
+	unsigned ring_size;
+	bool wait_quota;        /* start: also wait until all are at the quota */
+	unsigned blocked;       /* slow ones whose echo would block */
+	uco_event all_blocked;
+	uco_bufring *ring;
+	uco_acceptor *acc;
+	uco_group *group;
+	struct slow_conn *conns;
+};
+
+static void note_blocked(struct slow_conn *c)
+{
+	struct slow_srv *srv = c->srv;
+
+	if (c->blocked || !c->slow)
+		return;
+	c->blocked = true;
+	if (++srv->blocked == srv->expect - 1)
+		ck_assert_int_ge(uco_event_set(&srv->all_blocked), 0);
+}
+
+/* Echo, as tools/echo-server.c does, noting when a send would block. */
+static void *slow_conn_task(void *arg)
+{
+	struct slow_conn *c = arg;
+	uco_mrecv *r;
+	uco_buf b;
+	ssize_t n;
+
+	ck_assert_int_eq(uco_mrecv_open(&r, c->fd, c->srv->ring), 0);
+	c->r = r;
+	while ((n = uco_mrecv_next(r, &b)) > 0) {
+		n = uco_send(c->fd, b.data, b.len, MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			n = 0;
+		if (n >= 0 && (size_t)n < b.len) {
+			note_blocked(c);
+			n = uco_send_all(c->fd, (char *)b.data + n,
+					 b.len - (size_t)n, 0);
+		}
+		uco_mrecv_release(r, &b);
+		if (n < 0)
+			break;
+	}
+	ck_assert_int_eq(uco_mrecv_stats_get(r, &c->st), 0);
+	c->r = NULL;
+	uco_mrecv_close(r);
+	close(c->fd);
+	return NULL;
+}
+
+static void slow_accept(struct slow_srv *srv, unsigned i)
+{
+	int fd = uco_acceptor_next(srv->acc);
+
+	ck_assert_int_ge(fd, 0);
+	srv->conns[i].srv = srv;
+	srv->conns[i].fd = fd;
+	srv->conns[i].slow = i < srv->expect - 1;
+	ck_assert_int_eq(uco_group_spawn(srv->group, NULL, slow_conn_task,
+					 &srv->conns[i], NULL), 0);
+}
+
+/* On the server's core: accept the slow readers and return once every
+ * one of their echoes blocks in its send. */
+static void *slow_srv_start(void *arg)
+{
+	struct slow_srv *srv = arg;
+
+	ck_assert_int_eq(uco_event_init(&srv->all_blocked), 0);
+	ck_assert_int_eq(uco_bufring_create(&srv->ring, srv->ring_size,
+					    SLOW_RING_SIZE), 0);
+	if (srv->wait_quota)
+		ck_assert_int_eq(uco_bufring_set_quota(srv->ring,
+						       SLOW_WIDE_QUOTA), 0);
+	ck_assert_int_eq(uco_group_create(&srv->group), 0);
+	ck_assert_int_eq(uco_acceptor_open(&srv->acc, srv->lfd), 0);
+	for (unsigned i = 0; i < srv->expect - 1; i++)
+		slow_accept(srv, i);
+	ck_assert_int_eq(uco_event_wait(&srv->all_blocked), 0);
+	/* With a ring wider than all the quotas, the slow readers' clients
+	 * go on sending until every receiver has stopped at its quota
+	 * (the multishot is re-armed only when its owner asks for more, and
+	 * these owners are stuck in their sends). */
+	for (unsigned i = 0; srv->wait_quota && i < srv->expect - 1;) {
+		uco_mrecv_stats st;
+
+		ck_assert_int_eq(uco_mrecv_stats_get(srv->conns[i].r, &st), 0);
+		if (st.pauses == 0)
+			ck_assert_int_eq(uco_yield(), 0);
+		else
+			i++;
+	}
+	return NULL;
+}
+
+/* On the server's core: accept the normal client, then wait for every
+ * connection to end. */
+static void *slow_srv_finish(void *arg)
+{
+	struct slow_srv *srv = arg;
+
+	slow_accept(srv, srv->expect - 1);
+	uco_acceptor_close(srv->acc);
+	ck_assert_int_eq(uco_group_wait(srv->group), 0);
+	uco_group_free(srv->group);
+	uco_bufring_free(srv->ring);
+	uco_event_destroy(&srv->all_blocked);
+	close(srv->lfd);
+	return NULL;
+}
+
+static int slow_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int small = SLOW_SOCKBUF;
+	int fd = uco_socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small,
+				    sizeof(small)), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small,
+				    sizeof(small)), 0);
+	ck_assert_int_eq(uco_connect(fd, (struct sockaddr *)&sa, sizeof(sa)),
+			 0);
+	return fd;
+}
+
+/* Send for ever, never read (until cancelled). */
+static void *slow_client_task(void *arg)
+{
+	static const char chunk[16 * 1024];
+	int fd = slow_connect((int)(intptr_t)arg);
+	ssize_t n;
+
+	while ((n = uco_send(fd, chunk, sizeof(chunk), 0)) > 0)
+		;
+	ck_assert_int_eq(n, -ECANCELED); /* stopped by the test */
+	close(fd);
+	return NULL;
+}
+
+/* PING_TRIPS round trips of PING_SIZE bytes; returns how many completed. */
+static unsigned ping_pong(int port)
+{
+	char out[PING_SIZE], in[PING_SIZE];
+	int fd = slow_connect(port), one = 1;
+	unsigned trips = 0;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (unsigned i = 0; i < PING_TRIPS; i++) {
+		size_t got = 0;
+
+		fill(out, sizeof(out), i);
+		if (uco_send_all(fd, out, sizeof(out), 0) != sizeof(out))
+			break;
+		while (got < sizeof(in)) {
+			ssize_t n = uco_recv(fd, in + got, sizeof(in) - got, 0);
+
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		if (got < sizeof(in) || memcmp(in, out, sizeof(in)) != 0)
+			break;
+		trips++;
+	}
+	close(fd);
+	return trips;
+}
+
+struct slow_case {
+	unsigned cores;
+	unsigned ring_size;     /* SLOW_RING_DRY or SLOW_RING_WIDE */
+};
+
+static void body_slow_readers_starve(void *arg)
+{
+	const struct slow_case *k = arg;
+	unsigned cores = k->cores;
+	bool wide = k->ring_size == SLOW_RING_WIDE;
+	struct slow_srv srvs[2] = { 0 };
+	unsigned long pauses = 0;
+	uco_task *clients[SLOW_READERS], *t[2];
+	unsigned trips[2];
+	int small = SLOW_SOCKBUF, sc;
+
+	for (unsigned c = 0; c < cores; c++) {
+		struct slow_srv *s = &srvs[c];
+
+		s->lfd = uco_listen_tcp("127.0.0.1", "0", SLOW_READERS + 8, 0);
+		ck_assert_int_ge(s->lfd, 0);
+		/* inherited by the accepted sockets */
+		ck_assert_int_eq(setsockopt(s->lfd, SOL_SOCKET, SO_RCVBUF,
+					    &small, sizeof(small)), 0);
+		ck_assert_int_eq(setsockopt(s->lfd, SOL_SOCKET, SO_SNDBUF,
+					    &small, sizeof(small)), 0);
+		s->port = uco_local_port(s->lfd);
+		s->expect = SLOW_READERS / cores + 1;
+		s->ring_size = k->ring_size;
+		s->wait_quota = wide;
+		s->conns = calloc(s->expect, sizeof(*s->conns));
+		ck_assert_ptr_nonnull(s->conns);
+		ck_assert_int_eq(uco_spawn_on(c, &t[c], slow_srv_start, s,
+					      NULL), 0);
+	}
+	for (unsigned i = 0; i < SLOW_READERS; i++)
+		ck_assert_int_eq(
+			uco_spawn(&clients[i], slow_client_task,
+				  (void *)(intptr_t)srvs[i % cores].port, NULL),
+			0);
+	/* Generous bounds (a shared, loaded machine): they turn the
+	 * starvation into a failure instead of a hang. */
+	sc = uco_timeout_begin(60 * UCO_NSEC_PER_SEC);
+	ck_assert_int_ge(sc, 0);
+	for (unsigned c = 0; c < cores; c++) {
+		ck_assert_int_eq(uco_join(t[c], NULL), 0);
+		uco_task_release(t[c]);
+	}
+	ck_assert_int_eq(uco_timeout_end(sc), 0);
+	/* Every slow reader's echo now blocks in its send, for good (its
+	 * client never reads), while its client keeps sending.  A normal
+	 * client on each core must still be served. */
+	sc = uco_timeout_begin(30 * UCO_NSEC_PER_SEC);
+	ck_assert_int_ge(sc, 0);
+	for (unsigned c = 0; c < cores; c++) {
+		ck_assert_int_eq(uco_spawn_on(c, &t[c], slow_srv_finish,
+					      &srvs[c], NULL), 0);
+		trips[c] = ping_pong(srvs[c].port);
+	}
+	uco_timeout_end(sc);
+	for (unsigned c = 0; c < cores; c++)
+		ck_assert_uint_eq(trips[c], PING_TRIPS);
+
+	for (unsigned i = 0; i < SLOW_READERS; i++)
+		ck_assert_int_eq(uco_cancel(clients[i]), 0);
+	for (unsigned i = 0; i < SLOW_READERS; i++) {
+		ck_assert_int_eq(uco_join(clients[i], NULL), 0);
+		uco_task_release(clients[i]);
+	}
+	for (unsigned c = 0; c < cores; c++) {
+		struct slow_srv *s = &srvs[c];
+		unsigned long copied = 0;
+
+		ck_assert_int_eq(uco_join(t[c], NULL), 0);
+		uco_task_release(t[c]);
+		for (unsigned i = 0; i < s->expect; i++) {
+			const uco_mrecv_stats *st = &s->conns[i].st;
+
+			ck_assert_uint_eq(st->quota,
+					  wide ? SLOW_WIDE_QUOTA
+					       : UCO_BUFRING_QUOTA(k->ring_size));
+			ck_assert_uint_le(st->held_max, st->quota);
+			ck_assert_uint_le(st->held, st->held_max);
+			copied += st->copied;
+			pauses += st->pauses;
+		}
+		if (wide) {
+			/* every slow receiver paused at its quota; the ring
+			 * never ran dry, so the normal one never copied */
+			ck_assert_uint_ge(pauses, s->expect - 1);
+			ck_assert_uint_eq(s->conns[s->expect - 1].st.copied, 0);
+		} else {
+			/* the ring ran dry: the normal client was served from
+			 * its receiver's own memory */
+			ck_assert_uint_gt(copied, 0);
+		}
+		pauses = 0;
+		free(s->conns);
+	}
+}
+
+static void slow_case_run(unsigned cores, unsigned ring_size)
+{
+	struct slow_case k = { cores, ring_size };
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.cores = cores;
+	lc_run(body_slow_readers_starve, &k, &cfg);
+}
+
+/* The ring runs dry: the normal client is served from its own memory. */
+START_TEST(slow_readers_starve_dry_1core)
+{
+	slow_case_run(1, SLOW_RING_DRY);
+}
+END_TEST
+
+START_TEST(slow_readers_starve_dry_2cores)
+{
+	slow_case_run(2, SLOW_RING_DRY);
+}
+END_TEST
+
+/* The quotas stop the slow readers before the ring runs dry. */
+START_TEST(slow_readers_starve_quota_1core)
+{
+	slow_case_run(1, SLOW_RING_WIDE);
+}
+END_TEST
+
+START_TEST(slow_readers_starve_quota_2cores)
+{
+	slow_case_run(2, SLOW_RING_WIDE);
 }
 END_TEST
 
@@ -1170,6 +1642,41 @@ static void body_bufring_args(void *arg)
 START_TEST(bufring_args)
 {
 	net_run(body_bufring_args, NULL);
+}
+END_TEST
+
+/* A ring is its core's: from another core, quota and receivers are
+ * refused. */
+static void *other_core_task(void *arg)
+{
+	uco_bufring *br = arg;
+	uco_mrecv *r;
+
+	ck_assert_int_eq(uco_bufring_set_quota(br, 1), -EXDEV);
+	ck_assert_int_eq(uco_mrecv_open(&r, 0, br), -EXDEV);
+	return NULL;
+}
+
+static void body_bufring_other_core(void *arg)
+{
+	uco_bufring *br;
+	uco_task *t;
+
+	ck_assert_int_eq(uco_bufring_create(&br, 4, 64), 0);
+	ck_assert_int_eq(uco_spawn_on(1, &t, other_core_task, br, NULL), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_uint_eq(uco_bufring_quota(br), 2);
+	uco_bufring_free(br);
+}
+
+START_TEST(bufring_other_core)
+{
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.cores = 2;
+	lc_run(body_bufring_other_core, NULL, &cfg);
 }
 END_TEST
 
@@ -1328,8 +1835,18 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, mrecv);
 	tcase_add_test(tc, mrecv_cancel);
 	tcase_add_test(tc, mrecv_starved);
+	tcase_add_test(tc, mrecv_quota);
 	tcase_add_test(tc, bufring_args);
+	tcase_add_test(tc, bufring_other_core);
 	tcase_add_test(tc, many_rings);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("slow_readers");
+	tcase_set_timeout(tc, 150);
+	tcase_add_test(tc, slow_readers_starve_dry_1core);
+	tcase_add_test(tc, slow_readers_starve_dry_2cores);
+	tcase_add_test(tc, slow_readers_starve_quota_1core);
+	tcase_add_test(tc, slow_readers_starve_quota_2cores);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -549,6 +549,155 @@ START_TEST(read_timeouts)
 }
 END_TEST
 
+/*
+ * Regression (issue 9, part 10): readexactly overflowed the caller's buffer
+ * after a cut-short read.  With limit and read size 64, a readexactly(2000)
+ * cut short by its scope puts the 1,000 bytes it had back in the buffer;
+ * the next readexactly(200), on the direct path (200 > 64), copied all
+ * 1,000 buffered bytes into the 200-byte buffer and dropped the 800 past
+ * it.  The buffer is followed by a guard region, so the overflow shows in
+ * a plain build too, not only under ASan.
+ */
+#define GUARD_BYTE 0xa5
+
+struct guarded {
+	uint8_t buf[200];
+	uint8_t guard[1024];
+};
+
+static void guard_init(struct guarded *g)
+{
+	memset(g->buf, 0, sizeof(g->buf));
+	memset(g->guard, GUARD_BYTE, sizeof(g->guard));
+}
+
+/* The number of guard bytes that were overwritten. */
+static size_t guard_hit(const struct guarded *g)
+{
+	size_t hit = 0;
+
+	for (size_t i = 0; i < sizeof(g->guard); i++)
+		hit += g->guard[i] != GUARD_BYTE;
+	return hit;
+}
+
+/* A stream with limit = read size = 64 on sv[0], with 1000 bytes of data
+ * (from `out`) put back by a readexactly(2000) cut short by a 50 ms
+ * scope. */
+static uco_stream *put_back_1000(int sv[2], const uint8_t *out)
+{
+	static const uco_stream_opts small = { .limit = 64, .read_size = 64 };
+	uint8_t big[2000];
+	uco_stream *s = stream_pair(sv, &small);
+	int sc;
+
+	ck_assert_int_eq(uco_send_all(sv[1], out, 1000, 0), 1000);
+	sc = uco_timeout_begin(50 * MS);
+	ck_assert_int_ge(sc, 0);
+	ck_assert_int_eq(uco_stream_readexactly(s, big, sizeof(big)),
+			 -ETIMEDOUT);
+	uco_timeout_end(sc);
+	ck_assert_uint_eq(uco_stream_buffered(s), 1000);
+	return s;
+}
+
+static void body_readexactly_overflow_after_cut_short(void *arg)
+{
+	uint8_t out[1000], rest[1000];
+	struct guarded g;
+	uco_stream *s;
+	int sv[2];
+
+	fill_pat(out, 0, sizeof(out));
+	s = put_back_1000(sv, out);
+	guard_init(&g);
+	ck_assert_int_eq(uco_stream_readexactly(s, g.buf, sizeof(g.buf)),
+			 (ssize_t)sizeof(g.buf));
+	ck_assert_uint_eq(guard_hit(&g), 0);
+	ck_assert_uint_eq(check_pat(g.buf, 0, sizeof(g.buf)), sizeof(g.buf));
+	/* the bytes past the first 200 are kept, in order, for the next read */
+	ck_assert_uint_eq(uco_stream_buffered(s), 800);
+	memset(rest, 0, sizeof(rest));
+	ck_assert_int_eq(uco_stream_readexactly(s, rest, 800), 800);
+	ck_assert_uint_eq(check_pat(rest, 200, 800), 800);
+	ck_assert_uint_eq(uco_stream_buffered(s), 0);
+	close(sv[1]);
+	ck_assert_int_eq(uco_stream_close(s), 0);
+}
+
+START_TEST(readexactly_overflow_after_cut_short)
+{
+	lc_run(body_readexactly_overflow_after_cut_short, NULL, NULL);
+}
+END_TEST
+
+/*
+ * The same shape in every other read call: with more buffered than the
+ * limit (a put-back), none copies more than the caller's size into the
+ * caller's buffer, and what it does not take stays buffered in order.
+ */
+static void body_put_back_reads_bounded(void *arg)
+{
+	uint8_t out[1000], rest[2000];
+	struct guarded g;
+	uco_stream *s;
+	size_t off = 0;
+	int sv[2];
+
+	/* read, readexactly within the limit, readexactly past it, then the
+	 * end of the stream: each takes at most what it was asked for */
+	fill_pat(out, 0, sizeof(out));
+	s = put_back_1000(sv, out);
+	guard_init(&g);
+	ck_assert_int_eq(uco_stream_read(s, g.buf, 10), 10);
+	ck_assert_uint_eq(check_pat(g.buf, off, 10), 10);
+	off += 10;
+	ck_assert_int_eq(uco_stream_readexactly(s, g.buf, 32), 32);
+	ck_assert_uint_eq(check_pat(g.buf, off, 32), 32);
+	off += 32;
+	ck_assert_int_eq(uco_stream_read(s, g.buf, sizeof(g.buf)),
+			 (ssize_t)sizeof(g.buf));
+	ck_assert_uint_eq(check_pat(g.buf, off, sizeof(g.buf)), sizeof(g.buf));
+	off += sizeof(g.buf);
+	ck_assert_int_eq(uco_stream_readexactly(s, g.buf, 150), 150);
+	ck_assert_uint_eq(check_pat(g.buf, off, 150), 150);
+	off += 150;
+	ck_assert_uint_eq(guard_hit(&g), 0);
+	ck_assert_uint_eq(uco_stream_buffered(s), 1000 - off);
+	/* past the end: -EPIPE with the rest of the stream, bounded by n */
+	close(sv[1]);
+	ck_assert_int_eq(uco_stream_readexactly(s, rest, sizeof(rest)), -EPIPE);
+	ck_assert_uint_eq(uco_stream_partial(s), 1000 - off);
+	ck_assert_uint_eq(check_pat(rest, off, 1000 - off), 1000 - off);
+	ck_assert_int_eq(uco_stream_close(s), 0);
+
+	/* readline / readuntil with no delimiter in 1,000 buffered bytes, and
+	 * the peer gone: -EMSGSIZE within min(limit, cap), nothing copied
+	 * past cap, everything still buffered */
+	memset(out, 'x', sizeof(out));
+	s = put_back_1000(sv, out);
+	close(sv[1]);
+	guard_init(&g);
+	ck_assert_int_eq(uco_stream_readline(s, g.buf, 50), -EMSGSIZE);
+	ck_assert_int_eq(uco_stream_readuntil(s, "\r\n", 2, g.buf, 50),
+			 -EMSGSIZE);
+	ck_assert_int_eq(uco_stream_readline(s, g.buf, sizeof(g.buf)),
+			 -EMSGSIZE);
+	ck_assert_uint_eq(guard_hit(&g), 0);
+	ck_assert_uint_eq(uco_stream_buffered(s), 1000);
+	/* a readexactly(n <= limit) at the end takes n, not the 1,000 */
+	ck_assert_int_eq(uco_stream_readexactly(s, g.buf, 60), 60);
+	ck_assert_uint_eq(guard_hit(&g), 0);
+	ck_assert_uint_eq(uco_stream_buffered(s), 940);
+	ck_assert_int_eq(uco_stream_close(s), 0);
+}
+
+START_TEST(put_back_reads_bounded)
+{
+	lc_run(body_put_back_reads_bounded, NULL, NULL);
+}
+END_TEST
+
 /* A reader that signals once `first` bytes are buffered, then waits for
  * n in readexactly. */
 struct canc_reader {
@@ -1142,6 +1291,36 @@ START_TEST(outside_runtime)
 }
 END_TEST
 
+/*
+ * The audit of issue 9, part 10, on the write side: uco_stream_write()
+ * sized its new buffer from pending + n, which wraps for a huge n; the
+ * wrapped size passed the room check and the copy of n bytes ran past the
+ * buffer.  Now refused with -ENOMEM, the pending bytes untouched.
+ */
+static void body_write_size_overflow(void *arg)
+{
+	char small[8] = "abcdefg", buf[8];
+	uco_stream *s;
+	int sv[2];
+
+	s = stream_pair(sv, NULL);
+	ck_assert_int_eq(uco_stream_write(s, "hello", 5), 0);
+	ck_assert_int_eq(uco_stream_write(s, small, SIZE_MAX - 1), -ENOMEM);
+	ck_assert_int_eq(uco_stream_write(s, small, SIZE_MAX / 2), -ENOMEM);
+	ck_assert_uint_eq(uco_stream_pending(s), 5);
+	ck_assert_int_eq(uco_stream_drain(s), 0);
+	ck_assert_int_eq(uco_read_full(sv[1], buf, 5, -1), 5);
+	ck_assert(memcmp(buf, "hello", 5) == 0);
+	close(sv[1]);
+	ck_assert_int_eq(uco_stream_close(s), 0);
+}
+
+START_TEST(write_size_overflow)
+{
+	lc_run(body_write_size_overflow, NULL, NULL);
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
 	Suite *s = suite_create("stream");
@@ -1161,6 +1340,8 @@ static Suite *stream_suite(void)
 	tc = tcase_create("interrupted");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, read_timeouts);
+	tcase_add_test(tc, readexactly_overflow_after_cut_short);
+	tcase_add_test(tc, put_back_reads_bounded);
 	tcase_add_test(tc, read_cancel);
 	tcase_add_test(tc, drain_timeout);
 	tcase_add_test(tc, cancelled_task);
@@ -1173,6 +1354,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, stream_send);
 	tcase_add_test(tc, close_flushes);
 	tcase_add_test(tc, half_close);
+	tcase_add_test(tc, write_size_overflow);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("connect");

@@ -492,6 +492,14 @@ static void *run_task(void *arg)
 			core_fail(c, &c->conns[0], r, FAIL_ERRNO, 0, 0);
 			return uco_fail(r);
 		}
+		/* Each connection may hold its share of the ring: the ring
+		 * is sized for them, and every one of them reads at once, so
+		 * the runtime's smaller default (uco/net.h) would only make
+		 * a connection with a deep pipeline stop and re-arm its
+		 * multishot. */
+		unsigned share = count / c->nconns;
+
+		uco_bufring_set_quota(c->ring, share < 2 ? 2 : share);
 	}
 	r = uco_group_create(&g);
 	for (unsigned i = 0; r == 0 && i < c->nconns; i++)

@@ -68,9 +68,8 @@
  *     listeners; each closes its socket and waits for its connections
  *     under a timeout scope of --grace seconds, which cancels the rest.
  *
- * Sockets are closed with close(2), not uco_close(): closing a TCP socket
- * never blocks, and a cancelled task's uco_close() would only report
- * -ECANCELED.
+ * Sockets are closed with uco_close(), which releases the descriptor
+ * whatever happens, even in a task that is being cancelled at shutdown.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -92,13 +91,20 @@
 
 /*
  * Per-core receive buffer ring (multishot mode): 512 buffers of 4 KiB.  A
- * connection holds a buffer only from the receive to the end of its send,
- * so a few hundred serve thousands of connections (a dry ring only pauses
- * receives: the data waits in the socket).  The kernel hands the buffers
- * out in ring order, so every receive lands in the next one: a small ring
- * (2 MiB, 512 pages) keeps what the receives cycle through cache- and
- * TLB-friendly.  (Against 1024 x 16 KiB the difference measured on a
- * shared 2-CPU VM was within its noise.)
+ * connection holds a buffer from its receive to the end of its send, so a
+ * few hundred serve thousands of connections.  A connection whose send
+ * blocks (a client that sends but does not read) keeps what it holds, and
+ * its multishot would go on filling buffers; the runtime stops it at the
+ * ring's per-connection quota (UCO_BUFRING_QUOTA: 32 of the 512), so 16
+ * such connections fit before the ring runs dry.  Past that, a dry ring
+ * slows the others down but never stops them: a connection that finds it
+ * dry receives into memory of its own, one receive SQE per chunk as in
+ * --recv oneshot, and nobody waits for another connection's buffers (see
+ * uco/net.h).  The kernel hands the buffers out in ring order, so every
+ * receive lands in the next one: a small ring (2 MiB, 512 pages) keeps
+ * what the receives cycle through cache- and TLB-friendly.  (Against
+ * 1024 x 16 KiB the difference measured on a shared 2-CPU VM was within
+ * its noise.)
  */
 #define RING_BUFFERS 512
 #define RING_BUFFER_SIZE (4 * 1024)
@@ -221,7 +227,7 @@ static void *conn_task(void *arg)
 	/* Uncounted before the close: a client that sees the close may
 	 * connect again at once and must find the room free. */
 	atomic_fetch_sub_explicit(&srv->connections, 1, memory_order_relaxed);
-	close(c->fd);
+	uco_close(c->fd);
 	free(c);
 	return NULL;
 }
@@ -251,7 +257,7 @@ static bool start_conn(struct listener *l, uco_group *g, int fd)
 	return true;
 refuse:
 	atomic_fetch_sub_explicit(&srv->connections, 1, memory_order_relaxed);
-	close(fd);
+	uco_close(fd);
 	return false;
 }
 
@@ -306,7 +312,7 @@ static void *listener_task(void *arg)
 	 * then the timeout scope cancels them (uco_group_wait() cancels and
 	 * joins the members when its caller's scope expires). */
 	uco_acceptor_close(acc);
-	close(l->fd);
+	uco_close(l->fd);
 	uco_shield_begin();
 	int scope = uco_timeout_begin(srv->grace_ns);
 	uco_group_wait(conns);
@@ -428,7 +434,7 @@ static void *main_task(void *arg)
 				srv->host ? srv->host : "*", srv->port,
 				uco_strerror(err));
 			for (unsigned i = 0; i < c; i++)
-				close(ls[i].fd);
+				uco_close(ls[i].fd);
 			free(ls);
 			free(tasks);
 			return uco_fail(err);
@@ -450,7 +456,7 @@ static void *main_task(void *arg)
 		if (r < 0) {
 			fprintf(stderr, PROG ": cannot start core %u: %s\n", c,
 				uco_strerror(r));
-			close(ls[c].fd);
+			uco_close(ls[c].fd);
 			status = r;
 		}
 	}

@@ -296,9 +296,52 @@ UCO_API void uco_acceptor_close(uco_acceptor *a);
  * A provided buffer ring (IORING_REGISTER_PBUF_RING) of `count` buffers
  * of `size` bytes each on the calling core; count is a power of two up to
  * 32768.  The kernel picks a free buffer for each receive, so a thousand
- * idle connections hold no receive buffer at all.
+ * idle connections hold no receive buffer at all.  Not suspending.
+ * Returns 0 with *out set, or -EINVAL (bad count or size), -ENOMEM,
+ * -EPERM (outside the runtime), -EOPNOTSUPP (the kernel has no buffer
+ * rings).
+ *
+ * The limits, and what happens at each:
+ *
+ *   - The ring: count buffers, shared by every receiver of the core that
+ *     uses it.  When none is free the ring is "dry": a receiver that
+ *     needs data then receives into a buffer of its own instead (one
+ *     plain receive of up to size bytes, copied from the socket; the
+ *     buffer is kept for its next such receive).  Nobody waits for another
+ *     connection to give a buffer back, so a connection whose owner stops
+ *     reading (a send that blocks, a slow peer) can never stall the
+ *     others: a dry ring costs each receiver an SQE per chunk and a buffer
+ *     of its own (size bytes, held while it waits for data, freed at
+ *     close), as a one-shot receive does.
+ *   - The quota: each receiver holds at most uco_bufring_quota() ring
+ *     buffers at once, counting those received but not taken yet and
+ *     those handed out by uco_mrecv_next() and not yet released.  When it
+ *     reaches the quota, its multishot is cancelled (paused); the chunks
+ *     the kernel had already delivered before the cancel took effect are
+ *     copied into the receiver's own memory and their ring buffers freed
+ *     at once, so the quota is never exceeded.  uco_mrecv_next() re-arms
+ *     the multishot once the receiver has taken everything queued and
+ *     holds fewer than the quota; until then (the owner keeps its buffers)
+ *     it receives into its own memory as on a dry ring.  The default is
+ *     UCO_BUFRING_QUOTA(count): count / 16, at least 2 (or count, for
+ *     a ring of one buffer), at most 32, so a ring of 512 lets 16 stalled
+ *     connections pin it before it runs dry.  A quota of 1 would stop the
+ *     multishot after every chunk that the owner has not yet released.
+ *     (A receiver that reaches its quota pays a cancel, a re-arm and a
+ *     copy of what was in flight: with 16 KiB messages 4 deep on 4 KiB
+ *     buffers a quota of 8 cost the echo server about 8% more CPU per
+ *     round trip, 32 nothing measurable.)
+ *
+ * So the memory a core's receives take is bounded by the ring (count *
+ * size) plus, per receiver, what its owner holds from the fallback and
+ * the copies made while pausing (at most the CQEs of one kernel batch).
  */
 typedef struct uco_bufring uco_bufring;
+
+#define UCO_BUFRING_QUOTA(count)                                        \
+	((count) < 2 ? (unsigned)(count)                                \
+	 : (count) / 16 < 2 ? 2u                                        \
+	 : (count) / 16 > 32 ? 32u : (unsigned)((count) / 16))
 
 /*
  * Create the ring: count * size bytes of buffers, owned by the ring.  Does
@@ -317,21 +360,33 @@ UCO_API void uco_bufring_free(uco_bufring *br);
 /* Buffers currently given to the kernel (free for receives); 0 for NULL.
  * Does not suspend. */
 UCO_API unsigned uco_bufring_available(const uco_bufring *br);
+/*
+ * Set the per-receiver quota (1 to count; see above).  Applies at once to
+ * every receiver on the ring: one already above a lowered quota pauses at
+ * its next chunk and keeps what it holds.  On the ring's core.  Not
+ * suspending.  Returns 0, or -EINVAL (NULL, freed, or quota out of range),
+ * -EXDEV (called on another core), -EPERM (outside the runtime).
+ */
+UCO_API int uco_bufring_set_quota(uco_bufring *br, unsigned quota);
+/* The per-receiver quota; 0 for NULL. */
+UCO_API unsigned uco_bufring_quota(const uco_bufring *br);
 
 /*
  * A multishot receive (IORING_OP_RECV with IORING_RECV_MULTISHOT and
  * IOSQE_BUFFER_SELECT) on a connected socket: data arrives into ring
  * buffers as the peer sends, and uco_mrecv_next() hands them out in order.
  * Each buffer handed out must be given back with uco_mrecv_release().
- * When the ring runs dry the kernel ends the multishot (-ENOBUFS); the
- * receiver re-arms itself when asked for more.  Same core only.
+ * When the ring runs dry the kernel ends the multishot (-ENOBUFS), and at
+ * the quota the receiver pauses it; either way the data waits in the
+ * socket and the next uco_mrecv_next() takes it (see the limits above).
+ * Same core only.
  */
 typedef struct uco_mrecv uco_mrecv;
 
 typedef struct uco_buf {
 	void *data;
 	size_t len;
-	unsigned id; /* internal: the ring slot */
+	unsigned id; /* internal: the ring slot, or the receiver's own buffer */
 } uco_buf;
 
 /*
@@ -346,18 +401,36 @@ UCO_API int uco_mrecv_open(uco_mrecv **out, int fd, uco_bufring *br);
 /*
  * The next chunk of data: returns its length (> 0) with *buf set, 0 when
  * the peer has closed (end of stream), or a negative errno (-ECONNRESET,
- * -ECANCELED, -ETIMEDOUT...).  Suspends when nothing has arrived (data
+ * -ECANCELED, -ETIMEDOUT, -EBADF once closed, -ENOMEM when no buffer of
+ * its own could be had...).  Suspends when nothing has arrived (data
  * already queued is returned at once, even in a cancelled task).  The
- * buffer belongs to the caller until uco_mrecv_release().  Cancelled or
- * timed out while waiting: -ECANCELED / -ETIMEDOUT, and nothing is lost:
- * data that arrives meanwhile is queued for the next call.  Also -EBADF
- * once closed, -EINVAL (NULL), -EXDEV (another core), -EPERM.
+ * buffer belongs to the caller until uco_mrecv_release(): buf->data holds
+ * buf->len bytes, in a ring buffer or in the receiver's own memory.
+ * Cancelled or timed out while waiting: -ECANCELED / -ETIMEDOUT, and
+ * nothing is lost: the receive it started stays in flight and what it
+ * brings is handed out by the next call.  Also -EINVAL (NULL), -EXDEV
+ * (another core), -EPERM.
  */
 UCO_API ssize_t uco_mrecv_next(uco_mrecv *r, uco_buf *buf);
 /* Give a buffer back to the ring (also allowed after uco_mrecv_close();
  * the receiver is freed once its last buffer is back).  Each buffer
  * exactly once.  Does not suspend. */
 UCO_API void uco_mrecv_release(uco_mrecv *r, uco_buf *buf);
+
+/* What a receiver holds and has done, for tests and monitoring. */
+typedef struct uco_mrecv_stats {
+	unsigned held;          /* ring buffers held now (queued or out) */
+	unsigned held_max;      /* the most it has held at once (<= quota) */
+	unsigned quota;         /* the ring's quota now */
+	unsigned long pauses;   /* multishots cancelled at the quota */
+	unsigned long copied;   /* chunks in its own memory (dry, at quota) */
+	unsigned long chunks;   /* chunks received, either way */
+	unsigned long bytes;    /* bytes received */
+} uco_mrecv_stats;
+
+/* Fill *st.  On the receiver's core.  Not suspending.  Returns 0, or
+ * -EINVAL for NULL. */
+UCO_API int uco_mrecv_stats_get(const uco_mrecv *r, uco_mrecv_stats *st);
 /* Cancel the multishot; data received but not taken goes back to the ring
  * (once the kernel has let go of it).  Does not close fd.  Does not
  * suspend, and cancellation does not affect it.  On the
