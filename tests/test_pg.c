@@ -398,6 +398,43 @@ static void body_pipeline_error(void *arg)
 }
 PG_TEST(pipeline_error)
 
+/* A pipeline cut short is cancelled on the server and closed, not drained. */
+static void body_pipeline_cut(void *arg)
+{
+	char st[64];
+	PGresult *res;
+	uco_pg *c = connect_ok(), *other = connect_ok();
+	int guard = uco_timeout_begin(30 * SEC);
+	int scope;
+
+	ck_assert_int_eq(uco_pg_pipeline_begin(c), 0);
+	ck_assert_int_eq(uco_pg_pipeline_send(c, "SELECT pg_sleep(60)", 0, NULL),
+			 0);
+	ck_assert_int_eq(uco_pg_pipeline_send(c, "SELECT 2", 0, NULL), 0);
+	ck_assert_int_eq(uco_pg_pipeline_sync(c), 0);
+	scope = uco_timeout_begin(100 * MS);
+	ck_assert_int_eq(uco_pg_pipeline_result(c, &res), -ETIMEDOUT);
+	ck_assert_ptr_null(res);
+	uco_timeout_end(scope);
+	ck_assert_int_eq(uco_pg_wait_ready(c), -ECONNRESET);
+	ck_assert(uco_pg_broken(c));
+	ck_assert_ptr_null(uco_pg_conn(c));
+	ck_assert_int_eq(uco_pg_exec(c, "SELECT 1", NULL), -ECONNRESET);
+	ck_assert_int_eq(uco_pg_pipeline_result(c, &res), -ECONNRESET);
+	ck_assert_msg(strstr(uco_pg_error_message(c), "closed"), "%s",
+		      uco_pg_error_message(c));
+	uco_pg_close(c);
+	/* The server-side cancel ended the sleep. */
+	do {
+		one_text(other, "SELECT count(*)::text FROM pg_stat_activity "
+			 "WHERE state = 'active' AND query = 'SELECT "
+			 "pg_sleep(60)'", 0, NULL, st, sizeof(st));
+	} while (strcmp(st, "0") != 0);
+	ck_assert_int_eq(uco_timeout_end(guard), 0);
+	uco_pg_close(other);
+}
+PG_TEST(pipeline_cut)
+
 /* ---- cancellation ----------------------------------------------------- */
 
 /* The state of backend pid as the server shows it. */
@@ -622,6 +659,17 @@ static void body_pool_exhaustion(void *arg)
 	ck_assert_ptr_null(c3);
 	ck_assert_int_eq(uco_pg_pool_free(p), -EBUSY);
 
+	/* A waiter cancelled leaves the line holding nothing. */
+	a = (struct acquirer){ .p = p, .r = 1 };
+	ck_assert_int_eq(uco_spawn(&t, acquirer_task, &a, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_task_get_state(t), UCO_TASK_WAITING);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(a.r, -ECANCELED);
+	ck_assert_ptr_null(a.c);
+
 	/* A waiter is handed the connection released next. */
 	a = (struct acquirer){ .p = p, .timeout = 30 * SEC, .r = 1 };
 	ck_assert_int_eq(uco_spawn(&t, acquirer_task, &a, NULL), 0);
@@ -788,6 +836,7 @@ static Suite *pg_suite(void)
 	tcase_add_test(tc, params);
 	tcase_add_test(tc, rows_100k);
 	tcase_add_test(tc, pipeline_error);
+	tcase_add_test(tc, pipeline_cut);
 	tcase_add_test(tc, cancel_sleep);
 	tcase_add_test(tc, transaction);
 	tcase_add_test(tc, notify);
