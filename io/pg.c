@@ -18,6 +18,7 @@
 #include <uco/offload.h>
 #include <uco/pg.h>
 #include <uco/poll.h>
+#include <uco/runtime.h>
 #include <uco/task.h>
 #include <uco/time.h>
 
@@ -76,6 +77,13 @@ static int pg_consume(uco_pg *c)
 	return 0;
 }
 
+/* libpq's socket, or -1 once libpq itself has dropped the connection
+ * (it closes the socket when it reads EOF or fails to send). */
+static int pg_socket(uco_pg *c)
+{
+	return PQstatus(c->conn) == CONNECTION_BAD ? -1 : PQsocket(c->conn);
+}
+
 /* Wait until libpq has sent everything it holds. */
 static int pg_flush(uco_pg *c)
 {
@@ -84,9 +92,9 @@ static int pg_flush(uco_pg *c)
 
 		if (r == 0)
 			return 0;
-		if (r < 0)
+		if (r < 0 || pg_socket(c) < 0)
 			return pg_lost(c);
-		r = uco_poll(PQsocket(c->conn), POLLOUT | POLLIN);
+		r = uco_poll(pg_socket(c), POLLOUT | POLLIN);
 		if (r < 0)
 			return r;
 		if ((r & (POLLIN | POLLERR | POLLHUP)) && (r = pg_consume(c)) < 0)
@@ -102,7 +110,9 @@ static int pg_wait_result(uco_pg *c)
 	if (r < 0)
 		return r;
 	while (PQisBusy(c->conn)) {
-		r = uco_poll(PQsocket(c->conn), POLLIN);
+		if (pg_socket(c) < 0)
+			return pg_lost(c);
+		r = uco_poll(pg_socket(c), POLLIN);
 		if (r < 0)
 			return r;
 		if ((r = pg_consume(c)) < 0)
@@ -346,6 +356,7 @@ UCO_API int uco_pg_connect(uco_pg **out, const char *conninfo, char *msg,
 	}
 	uco_event_set(&c->ready);
 	c->cancel_timeout = PG_CANCEL_TIMEOUT;
+	c->core = uco_core_id();
 
 	/* expand_dbname = 1: dbname may be a whole conninfo string or URI. */
 	conn = PQconnectStartParams(keys, vals, 1);
@@ -450,6 +461,8 @@ static int pg_enter(uco_pg *c, bool pipeline)
 		return -EINVAL;
 	if (!c->cleaning && !uco_current())
 		return -EPERM;
+	if (uco_core_id() != c->core)
+		return -EXDEV;
 	if ((r = uco_pg_wait_ready(c)) < 0)
 		return r;
 	if ((PQpipelineStatus(c->conn) != PQ_PIPELINE_OFF) != pipeline)
@@ -873,7 +886,9 @@ UCO_API int uco_pg_notify_wait(uco_pg *c, PGnotify **out)
 		}
 		/* No statement is running: a wait cut short leaves nothing
 		 * behind, the connection stays usable. */
-		r = uco_poll(PQsocket(c->conn), POLLIN);
+		if (pg_socket(c) < 0)
+			return pg_lost(c);
+		r = uco_poll(pg_socket(c), POLLIN);
 		if (r < 0)
 			return r;
 		if ((r = pg_consume(c)) < 0)

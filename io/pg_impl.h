@@ -29,6 +29,7 @@ struct uco_pg {
 	unsigned pipe_pending; /* pipeline: results (queries + syncs) unread */
 	enum uco__pg_after after;
 	uint64_t cancel_timeout;  /* ns the clean-up may take */
+	unsigned core;         /* the core it was opened on */
 	uco_event ready;       /* set while no clean-up runs */
 	uco_pg_pool *pool;     /* the pool it belongs to, or NULL */
 	uco_pg *next;          /* the pool's idle list */

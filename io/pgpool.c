@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <uco/pg.h>
+#include <uco/runtime.h>
 #include <uco/semaphore.h>
 #include <uco/task.h>
 #include <uco/time.h>
@@ -24,6 +25,7 @@ struct uco_pg_pool {
 	char *conninfo;     /* copied */
 	size_t conninfo_size;
 	unsigned max;
+	unsigned core;      /* the core it belongs to */
 	unsigned open;      /* idle + acquired + cleaning */
 	unsigned nidle;
 	unsigned acquired;  /* handed out, not yet released */
@@ -119,6 +121,7 @@ UCO_API int uco_pg_pool_create(uco_pg_pool **out, const char *conninfo,
 	}
 	memcpy(p->conninfo, conninfo ? conninfo : "", p->conninfo_size);
 	p->max = max;
+	p->core = uco_core_id();
 	r = uco_sem_init(&p->slots, max);
 	if (r < 0) {
 		uco__free(p->conninfo, p->conninfo_size);
@@ -159,6 +162,8 @@ UCO_API int uco_pg_pool_acquire(uco_pg_pool *p, uint64_t timeout_ns,
 	*out = NULL;
 	if (!p)
 		return -EINVAL;
+	if (uco_core_id() != p->core || !uco_current())
+		return uco_current() ? -EXDEV : -EPERM;
 	if (timeout_ns) {
 		scope = uco_timeout_begin(timeout_ns);
 		if (scope < 0)
@@ -199,7 +204,7 @@ out:
 
 UCO_API void uco_pg_pool_release(uco_pg_pool *p, uco_pg *c)
 {
-	if (!p || !c || c->pool != p)
+	if (!p || !c || c->pool != p || uco_core_id() != p->core)
 		return;
 	p->acquired--;
 	if (c->cleaning) {
@@ -246,6 +251,8 @@ UCO_API int uco_pg_pool_free(uco_pg_pool *p)
 
 	if (!p)
 		return 0;
+	if (uco_core_id() != p->core)
+		return -EXDEV;
 	if (p->acquired || p->waiting)
 		return -EBUSY;
 	while ((c = p->idle)) {

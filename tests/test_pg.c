@@ -23,7 +23,7 @@
  *   - pools: exhaustion with a timeout, FIFO hand-over to a waiter, a
  *     released connection with an open transaction or a statement cut
  *     short comes back clean, the server restarted under the pool, 1,000
- *     concurrent queries through a pool of 10.
+ *     concurrent queries through a pool of 10, one pool per core.
  *
  * Memory: leak-checked (tests/leakcheck.h) with jemalloc as the process's
  * malloc, so libpq's own allocations count too.  libpq and glibc set up
@@ -760,6 +760,57 @@ static void body_pool_restart(void *arg)
 }
 PG_TEST(pool_restart)
 
+/* Pools are per core: one per core works there, another core's calls
+ * are refused. */
+struct core_pool {
+	uco_pg_pool *other; /* core 0's pool */
+	int refused;
+	long value;
+};
+
+static void *core1_task(void *arg)
+{
+	struct core_pool *cp = arg;
+	uco_pg_pool *mine;
+	uco_pg *c = NULL;
+
+	cp->refused = uco_pg_pool_acquire(cp->other, 0, &c);
+	ck_assert_int_eq(uco_pg_pool_create(&mine, conninfo(), 1, 2), 0);
+	ck_assert_int_eq(uco_pg_pool_acquire(mine, 0, &c), 0);
+	cp->value = one_value(c, "SELECT 1234");
+	uco_pg_pool_release(mine, c);
+	ck_assert_int_eq(uco_pg_pool_free(mine), 0);
+	return NULL;
+}
+
+static void body_pool_per_core(void *arg)
+{
+	struct core_pool cp = { .refused = 1 };
+	uco_task *t;
+
+	ck_assert_int_eq(uco_pg_pool_create(&cp.other, conninfo(), 1, 1), 0);
+	ck_assert_int_eq(uco_spawn_on(1, &t, core1_task, &cp, NULL), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(cp.refused, -EXDEV);
+	ck_assert_int_eq(cp.value, 1234);
+	ck_assert_int_eq(uco_pg_pool_free(cp.other), 0);
+}
+
+START_TEST(pool_per_core)
+{
+	uco_config cfg;
+
+	if (!conninfo())
+		TH_SKIP("no PostgreSQL server: UCO_PG_CONNINFO is unset (run "
+			"through tests/pg_server.sh)");
+	uco_config_init(&cfg);
+	cfg.cores = 2;
+	th_run(body_pool_per_core, NULL, &cfg);
+	lc_run(body_pool_per_core, NULL, &cfg);
+}
+END_TEST
+
 #define MANY 1000
 
 struct many {
@@ -843,6 +894,7 @@ static Suite *pg_suite(void)
 	tcase_add_test(tc, pool_exhaustion);
 	tcase_add_test(tc, pool_restart);
 	tcase_add_test(tc, pool_many);
+	tcase_add_test(tc, pool_per_core);
 	suite_add_tcase(s, tc);
 	return s;
 }

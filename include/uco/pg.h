@@ -50,7 +50,7 @@
  * timeout there), and uco_run() waits for it at shutdown.
  *
  * A connection is used by one task at a time (a pool hands it to one
- * task), on the core that opened it.  Host names in a conninfo are
+ * task), on the core that opened it (another core's statements: -EXDEV).  Host names in a conninfo are
  * resolved by libpq, blocking: give a Unix socket directory, `hostaddr`,
  * or a name resolved beforehand (uco_getaddrinfo).  Task stacks: libpq
  * runs on the calling task's stack; the default 64 KiB is enough.
@@ -279,7 +279,8 @@ UCO_API int uco_pg_pool_acquire(uco_pg_pool *p, uint64_t timeout_ns,
 				uco_pg **out);
 
 /*
- * Give c back.  Does not suspend.  A clean idle connection is ready for
+ * Give c back (on the pool's core; elsewhere, or for a connection of
+ * another pool, nothing is done).  Does not suspend.  A clean idle connection is ready for
  * the next acquire at once.  A lost one is closed (the next acquire opens
  * a new one).  One that needs cleaning (a statement cut short, a
  * transaction left open, a LISTEN, pipeline mode) is cleaned by a
@@ -298,8 +299,8 @@ UCO_API unsigned uco_pg_pool_idle(const uco_pg_pool *p);
 
 /*
  * Close the idle connections and free p.  Does not suspend.  Returns 0,
- * or -EBUSY (nothing done) while connections are acquired and not
- * released.  Connections still being cleaned close themselves when done.
+ * -EBUSY (nothing done) while connections are acquired and not released
+ * or tasks wait to acquire one, -EXDEV on another core.  Connections still being cleaned close themselves when done.
  * NULL is a no-op (0).
  */
 UCO_API int uco_pg_pool_free(uco_pg_pool *p);
