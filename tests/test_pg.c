@@ -176,12 +176,13 @@ static void body_connect_no_server(void *arg)
 	ck_assert_int_eq(uco_pg_connect(&c, "host=/nonexistent-uco-dir port=5432"
 					" user=uco dbname=postgres",
 					msg, sizeof(msg)), -ECONNREFUSED);
-	ck_assert_msg(strstr(msg, "No such file or directory"), "%s", msg);
+	/* libpq's own words are translated; the path it names is not. */
+	ck_assert_msg(strstr(msg, "/nonexistent-uco-dir"), "%s", msg);
 	snprintf(info, sizeof(info), "hostaddr=127.0.0.1 port=%d user=uco "
 		 "dbname=postgres sslmode=disable", unused_port(&fd));
 	ck_assert_int_eq(uco_pg_connect(&c, info, msg, sizeof(msg)),
 			 -ECONNREFUSED);
-	ck_assert_msg(strstr(msg, "refused"), "%s", msg);
+	ck_assert_msg(strstr(msg, "127.0.0.1"), "%s", msg);
 	ck_assert_ptr_null(c);
 	close(fd);
 }
