@@ -15,7 +15,10 @@
  *                100000) g whole
  *
  * Figures: queries/s (or ms per fetch), and the client's CPU time (user +
- * system, getrusage) per query (per fetch), over the same window.  Each
+ * system, getrusage) per query (per fetch), over the same window; for the
+ * one-connection figures also the server backend's CPU time per query
+ * (/proc/PID/schedstat of PQbackendPID), which shows how much of the wall
+ * time is the server's and not the client's.  Each
  * is the best of 3 repetitions after a warm-up.  Prints RESULT lines
  * (benchmarks/README.md).  Not a uco_bench_* program: it needs the server
  * that the pg suite starts, so tools/bench does not run it on its own.
@@ -34,8 +37,29 @@
 #define REPS 3
 
 struct window {
-	uint64_t t0, cpu0;
+	uint64_t t0, cpu0, srv0;
 };
+
+/* The server backend serving the connection being measured (0: none),
+ * whose CPU time /proc/PID/schedstat gives in ns. */
+static int backend_pid;
+
+static uint64_t server_ns(void)
+{
+	char path[64];
+	unsigned long long ns = 0;
+	FILE *f;
+
+	if (!backend_pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", backend_pid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	if (fscanf(f, "%llu", &ns) != 1)
+		ns = 0;
+	fclose(f);
+	return ns;
+}
 
 static uint64_t cpu_ns(void)
 {
@@ -48,15 +72,19 @@ static uint64_t cpu_ns(void)
 
 static void win_start(struct window *w)
 {
+	w->srv0 = server_ns();
 	w->cpu0 = cpu_ns();
 	w->t0 = bench_now();
 }
 
-/* Wall and CPU ns since win_start. */
+/* Wall and CPU ns since win_start; the server's CPU ns in last_srv. */
+static uint64_t last_srv;
+
 static void win_end(const struct window *w, uint64_t *wall, uint64_t *cpu)
 {
 	*wall = bench_now() - w->t0;
 	*cpu = cpu_ns() - w->cpu0;
+	last_srv = server_ns() - w->srv0;
 }
 
 static void die(const char *what, int r, uco_pg *c)
@@ -71,7 +99,7 @@ static const char *info;
 
 /* Report the best (fastest) of REPS windows: queries/s and CPU-µs/query. */
 static void report(const char *name, long queries, uint64_t wall,
-		   uint64_t cpu)
+		   uint64_t cpu, uint64_t srv)
 {
 	char n[64];
 
@@ -79,11 +107,15 @@ static void report(const char *name, long queries, uint64_t wall,
 		     "kq/s");
 	snprintf(n, sizeof(n), "cpu_us_%s", name);
 	bench_result("pg", n, (double)cpu / 1e3 / (double)queries, "us");
+	if (srv) {
+		snprintf(n, sizeof(n), "server_us_%s", name);
+		bench_result("pg", n, (double)srv / 1e3 / (double)queries, "us");
+	}
 }
 
 static void bench_select1(uco_pg *c)
 {
-	uint64_t best = UINT64_MAX, best_cpu = 0;
+	uint64_t best = UINT64_MAX, best_cpu = 0, best_srv = 0;
 	PGresult *res;
 	int r;
 
@@ -103,9 +135,9 @@ static void bench_select1(uco_pg *c)
 		}
 		win_end(&w, &wall, &cpu);
 		if (rep > 0 && wall < best) /* rep 0 warms up */
-			best = wall, best_cpu = cpu;
+			best = wall, best_cpu = cpu, best_srv = last_srv;
 	}
-	report("select1", n_select1, best, best_cpu);
+	report("select1", n_select1, best, best_cpu, best_srv);
 }
 
 /* Queue 1,000 statements and a sync. */
@@ -123,7 +155,7 @@ static void pipeline_batch(uco_pg *c, const char *const *v)
 static void bench_pipeline(uco_pg *c)
 {
 	const char *v[1] = { "1" };
-	uint64_t best = UINT64_MAX, best_cpu = 0;
+	uint64_t best = UINT64_MAX, best_cpu = 0, best_srv = 0;
 	PGresult *res;
 	int r;
 
@@ -153,11 +185,11 @@ static void bench_pipeline(uco_pg *c)
 		}
 		win_end(&w, &wall, &cpu);
 		if (rep > 0 && wall < best)
-			best = wall, best_cpu = cpu;
+			best = wall, best_cpu = cpu, best_srv = last_srv;
 	}
 	if ((r = uco_pg_pipeline_end(c)) < 0)
 		die("pipeline_end", r, c);
-	report("pipeline", n_pipeline, best, best_cpu);
+	report("pipeline", n_pipeline, best, best_cpu, best_srv);
 }
 
 static void *pool_task(void *arg)
@@ -205,12 +237,12 @@ static void bench_pool(void)
 			best = wall, best_cpu = cpu;
 	}
 	uco_pg_pool_free(p);
-	report("pool_1000", n_pool_rounds * 1000, best, best_cpu);
+	report("pool_1000", n_pool_rounds * 1000, best, best_cpu, 0);
 }
 
 static void bench_rows(uco_pg *c)
 {
-	uint64_t best = UINT64_MAX, best_cpu = 0;
+	uint64_t best = UINT64_MAX, best_cpu = 0, best_srv = 0;
 	PGresult *res;
 	int r;
 
@@ -228,12 +260,15 @@ static void bench_rows(uco_pg *c)
 		}
 		win_end(&w, &wall, &cpu);
 		if (rep > 0 && wall < best)
-			best = wall, best_cpu = cpu;
+			best = wall, best_cpu = cpu, best_srv = last_srv;
 	}
 	bench_result("pg", "rows_100k", (double)best / 1e6 / (double)n_rows,
 		     "ms");
 	bench_result("pg", "cpu_ms_rows_100k",
 		     (double)best_cpu / 1e6 / (double)n_rows, "ms");
+	if (best_srv)
+		bench_result("pg", "server_ms_rows_100k",
+			     (double)best_srv / 1e6 / (double)n_rows, "ms");
 }
 
 static void *main_task(void *arg)
@@ -247,6 +282,7 @@ static void *main_task(void *arg)
 		fprintf(stderr, "pg_bench_uco: connect: %s\n", msg);
 		exit(1);
 	}
+	backend_pid = PQbackendPID(uco_pg_conn(c));
 	bench_select1(c);
 	bench_pipeline(c);
 	bench_pool();
