@@ -50,7 +50,10 @@ static void first_line(char *buf, size_t len, const char *s)
 static int pg_lost(uco_pg *c)
 {
 	if (c->conn) {
-		first_line(c->errmsg, sizeof(c->errmsg), PQerrorMessage(c->conn));
+		const char *m = PQerrorMessage(c->conn);
+
+		if (m && *m) /* keep a reason given before, rather than "" */
+			first_line(c->errmsg, sizeof(c->errmsg), m);
 		PQfinish(c->conn);
 		c->conn = NULL;
 	}
@@ -211,6 +214,7 @@ static void *pg_clean_task(void *arg)
 	uco_pg *c = arg;
 	int scope = uco_timeout_begin(c->cancel_timeout);
 	int r = scope < 0 ? scope : 0;
+	const char *why = "cleaning up after a statement cut short failed";
 
 	if (r == 0 && c->conn && c->interrupted) {
 		/* The whole statement first, or the cancel could reach the
@@ -218,16 +222,20 @@ static void *pg_clean_task(void *arg)
 		r = pg_flush(c);
 		if (r == 0)
 			r = pg_send_cancel(c);
-		if (r == 0 && PQpipelineStatus(c->conn) != PQ_PIPELINE_OFF)
+		if (r == 0 && PQpipelineStatus(c->conn) != PQ_PIPELINE_OFF) {
 			r = -ECONNRESET; /* a pipeline is closed, not drained */
+			why = "a pipeline cut short is cancelled, then closed";
+		}
 		if (r == 0)
 			r = pg_drain(c);
 		c->interrupted = false;
 	}
 	if (r == 0 && c->conn && c->after == UCO__PG_POOL &&
 	    PQpipelineStatus(c->conn) != PQ_PIPELINE_OFF) {
-		if (c->pipe_pending || PQexitPipelineMode(c->conn) != 1)
+		if (c->pipe_pending || PQexitPipelineMode(c->conn) != 1) {
 			r = -ECONNRESET;
+			why = "released to its pool with pipeline results unread";
+		}
 	}
 	if (r == 0 && c->conn) {
 		PGTransactionStatusType t = PQtransactionStatus(c->conn);
@@ -244,11 +252,16 @@ static void *pg_clean_task(void *arg)
 	if (scope >= 0)
 		uco_timeout_end(scope);
 	if (r < 0 && c->conn) {
-		pg_lost(c);
-		if (!c->errmsg[0] || r == -ETIMEDOUT || r == -ECANCELED)
-			snprintf(c->errmsg, sizeof(c->errmsg),
-				 "closed: cleaning up after a statement cut "
-				 "short failed (%s)", strerror(-r));
+		char detail[128];
+
+		first_line(detail, sizeof(detail), c->errmsg[0] ? c->errmsg
+			   : PQerrorMessage(c->conn));
+		PQfinish(c->conn);
+		c->conn = NULL;
+		c->pipe_pending = 0;
+		c->pipe_need_null = false;
+		snprintf(c->errmsg, sizeof(c->errmsg), "closed: %s (%s%s%s)",
+			 why, strerror(-r), detail[0] ? ": " : "", detail);
 	}
 	c->cleaning = false;
 	c->want_rollback = false;

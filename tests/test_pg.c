@@ -422,7 +422,7 @@ static void body_pipeline_cut(void *arg)
 	ck_assert_ptr_null(uco_pg_conn(c));
 	ck_assert_int_eq(uco_pg_exec(c, "SELECT 1", NULL), -ECONNRESET);
 	ck_assert_int_eq(uco_pg_pipeline_result(c, &res), -ECONNRESET);
-	ck_assert_msg(strstr(uco_pg_error_message(c), "closed"), "%s",
+	ck_assert_msg(strstr(uco_pg_error_message(c), "closed: a pipeline"), "%s",
 		      uco_pg_error_message(c));
 	uco_pg_close(c);
 	/* The server-side cancel ended the sleep. */
