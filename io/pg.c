@@ -47,7 +47,7 @@ static void first_line(char *buf, size_t len, const char *s)
 
 /* The connection is lost: keep the reason, close the socket.  Every later
  * call returns -ECONNRESET. */
-static int pg_lost(uco_pg *c)
+int uco__pg_lost(uco_pg *c)
 {
 	if (c->conn) {
 		const char *m = PQerrorMessage(c->conn);
@@ -76,7 +76,7 @@ void uco__pg_free(uco_pg *c)
 static int pg_consume(uco_pg *c)
 {
 	if (!PQconsumeInput(c->conn))
-		return pg_lost(c);
+		return uco__pg_lost(c);
 	return 0;
 }
 
@@ -96,7 +96,7 @@ static int pg_flush(uco_pg *c)
 		if (r == 0)
 			return 0;
 		if (r < 0 || pg_socket(c) < 0)
-			return pg_lost(c);
+			return uco__pg_lost(c);
 		r = uco_poll(pg_socket(c), POLLOUT | POLLIN);
 		if (r < 0)
 			return r;
@@ -106,7 +106,7 @@ static int pg_flush(uco_pg *c)
 }
 
 /* Wait until PQgetResult() would not block. */
-static int pg_wait_result(uco_pg *c)
+int uco__pg_wait_result(uco_pg *c)
 {
 	int r = pg_flush(c);
 
@@ -114,7 +114,7 @@ static int pg_wait_result(uco_pg *c)
 		return r;
 	while (PQisBusy(c->conn)) {
 		if (pg_socket(c) < 0)
-			return pg_lost(c);
+			return uco__pg_lost(c);
 		r = uco_poll(pg_socket(c), POLLIN);
 		if (r < 0)
 			return r;
@@ -130,6 +130,8 @@ static int pg_wait_result(uco_pg *c)
  * it, the clean-up has failed and the caller closes the connection. */
 static int pg_interrupted(uco_pg *c, int r)
 {
+	if (!cut_short(r))
+		return r;
 	if (!c->cleaning) {
 		c->interrupted = true;
 		c->after = UCO__PG_KEEP;
@@ -137,6 +139,11 @@ static int pg_interrupted(uco_pg *c, int r)
 			return r;
 	}
 	return r;
+}
+
+int uco__pg_cut(uco_pg *c, int r)
+{
+	return pg_interrupted(c, r);
 }
 
 /* ---- the clean-up task ------------------------------------------------ */
@@ -191,7 +198,7 @@ static int pg_send_cancel(uco_pg *c)
 static int pg_drain(uco_pg *c)
 {
 	for (;;) {
-		int r = pg_wait_result(c);
+		int r = uco__pg_wait_result(c);
 		PGresult *x;
 
 		if (r < 0)
@@ -295,7 +302,7 @@ int uco__pg_clean_start(uco_pg *c, bool rollback)
 		c->cleaning = false;
 		c->interrupted = false;
 		uco_event_set(&c->ready);
-		pg_lost(c);
+		uco__pg_lost(c);
 		snprintf(c->errmsg, sizeof(c->errmsg),
 			 "closed: no task for the clean-up (%s)", strerror(-r));
 	}
@@ -493,15 +500,15 @@ static int pg_collect(uco_pg *c, int sent, PGresult **res)
 	if (res)
 		*res = NULL;
 	if (!sent) /* libpq refused to send: lost, or not idle after all */
-		return PQstatus(c->conn) == CONNECTION_BAD ? pg_lost(c) : -EBUSY;
+		return PQstatus(c->conn) == CONNECTION_BAD ? uco__pg_lost(c) : -EBUSY;
 	for (;;) {
 		PGresult *x;
 
-		r = pg_wait_result(c);
+		r = uco__pg_wait_result(c);
 		if (r < 0) {
 			PQclear(last);
 			PQclear(err);
-			return cut_short(r) ? pg_interrupted(c, r) : r;
+			return pg_interrupted(c, r);
 		}
 		x = PQgetResult(c->conn);
 		if (!x)
@@ -519,7 +526,7 @@ static int pg_collect(uco_pg *c, int sent, PGresult **res)
 			PQclear(x);
 			PQclear(last);
 			PQclear(err);
-			pg_lost(c);
+			uco__pg_lost(c);
 			snprintf(c->errmsg, sizeof(c->errmsg),
 				 "closed: COPY is not supported");
 			return -ENOTSUP;
@@ -534,7 +541,7 @@ static int pg_collect(uco_pg *c, int sent, PGresult **res)
 	if (PQstatus(c->conn) == CONNECTION_BAD) {
 		PQclear(last);
 		PQclear(err);
-		return pg_lost(c);
+		return uco__pg_lost(c);
 	}
 	if (err) {
 		PQclear(last);
@@ -624,187 +631,6 @@ UCO_API int uco_pg_query_prepared(uco_pg *c, const char *name, int nparams,
 	return pg_collect(c, PQsendQueryPrepared(c->conn, name, nparams, values,
 						 lengths, formats,
 						 result_format), res);
-}
-
-/* ---- pipeline mode ---------------------------------------------------- */
-
-/* The pipeline calls that do not suspend: c must be ours, idle. */
-static int pg_pipe_check(uco_pg *c)
-{
-	if (!c)
-		return -EINVAL;
-	if (c->cleaning)
-		return -EBUSY;
-	if (!c->conn)
-		return -ECONNRESET;
-	if (PQpipelineStatus(c->conn) == PQ_PIPELINE_OFF)
-		return -EBUSY;
-	return 0;
-}
-
-UCO_API int uco_pg_pipeline_begin(uco_pg *c)
-{
-	if (!c)
-		return -EINVAL;
-	if (c->cleaning)
-		return -EBUSY;
-	if (!c->conn)
-		return -ECONNRESET;
-	if (PQpipelineStatus(c->conn) != PQ_PIPELINE_OFF || PQisBusy(c->conn))
-		return -EBUSY;
-	if (PQenterPipelineMode(c->conn) != 1)
-		return -EBUSY;
-	c->pipe_pending = 0;
-	c->pipe_need_null = false;
-	c->pipe_unflushed = false;
-	return 0;
-}
-
-static int pg_pipe_sent(uco_pg *c, int ok)
-{
-	if (!ok)
-		return PQstatus(c->conn) == CONNECTION_BAD ? pg_lost(c) : -ENOMEM;
-	c->pipe_pending++;
-	c->pipe_unflushed = true;
-	return 0;
-}
-
-UCO_API int uco_pg_pipeline_send(uco_pg *c, const char *sql, int nparams,
-				 const char *const *values)
-{
-	int r = pg_pipe_check(c);
-
-	if (r < 0)
-		return r;
-	if (!sql || nparams < 0 || (nparams && !values))
-		return -EINVAL;
-	return pg_pipe_sent(c, PQsendQueryParams(c->conn, sql, nparams, NULL,
-						 values, NULL, NULL, 0));
-}
-
-UCO_API int uco_pg_pipeline_send_prepared(uco_pg *c, const char *name,
-					  int nparams,
-					  const char *const *values)
-{
-	int r = pg_pipe_check(c);
-
-	if (r < 0)
-		return r;
-	if (!name || nparams < 0 || (nparams && !values))
-		return -EINVAL;
-	return pg_pipe_sent(c, PQsendQueryPrepared(c->conn, name, nparams,
-						   values, NULL, NULL, 0));
-}
-
-UCO_API int uco_pg_pipeline_sync(uco_pg *c)
-{
-	int r = pg_pipe_check(c);
-
-	if (r < 0)
-		return r;
-	/* libpq 15's PQpipelineSync also tries to flush: in nonblocking mode
-	 * whatever the socket does not take stays queued for
-	 * uco_pg_pipeline_result(). */
-	if (PQpipelineSync(c->conn) != 1)
-		return PQstatus(c->conn) == CONNECTION_BAD ? pg_lost(c) : -ENOMEM;
-	c->pipe_pending++;
-	c->pipe_unflushed = false; /* a Sync makes the server send it all */
-	return 0;
-}
-
-/* The next PQgetResult of the pipeline, waiting for it. */
-static int pg_pipe_get(uco_pg *c, PGresult **x)
-{
-	int r = pg_wait_result(c);
-
-	if (r < 0)
-		return r;
-	*x = PQgetResult(c->conn);
-	return 0;
-}
-
-UCO_API int uco_pg_pipeline_result(uco_pg *c, PGresult **res)
-{
-	PGresult *x = NULL;
-	int r;
-
-	if (res)
-		*res = NULL;
-	if (!res)
-		return -EINVAL;
-	if ((r = pg_pipe_check(c)) < 0)
-		return r;
-	if (!uco_current())
-		return -EPERM;
-	if (c->pipe_pending == 0 && !c->pipe_need_null)
-		return -EAGAIN;
-	/* Queries sent without a Sync after them: ask the server to send
-	 * their results now rather than when its buffer fills. */
-	if (c->pipe_unflushed) {
-		if (PQsendFlushRequest(c->conn) != 1)
-			return pg_lost(c);
-		c->pipe_unflushed = false;
-	}
-	if (c->pipe_need_null) {
-		/* The NULL that ends the previous statement's results. */
-		if ((r = pg_pipe_get(c, &x)) < 0)
-			goto cut;
-		if (x) { /* more than one result for one statement: drop it */
-			PQclear(x);
-			return -EPROTO;
-		}
-		c->pipe_need_null = false;
-	}
-	if (c->pipe_pending == 0)
-		return -EAGAIN;
-	if ((r = pg_pipe_get(c, &x)) < 0)
-		goto cut;
-	if (!x)
-		return PQstatus(c->conn) == CONNECTION_BAD ? pg_lost(c) : -EPROTO;
-	c->pipe_pending--;
-	*res = x;
-	switch (PQresultStatus(x)) {
-	case PGRES_PIPELINE_SYNC:
-		return 0;
-	case PGRES_FATAL_ERROR:
-		c->pipe_need_null = true;
-		if (PQstatus(c->conn) == CONNECTION_BAD) {
-			PQclear(x);
-			*res = NULL;
-			return pg_lost(c);
-		}
-		return -EREMOTEIO;
-	case PGRES_PIPELINE_ABORTED:
-		c->pipe_need_null = true;
-		return -EREMOTEIO;
-	case PGRES_COPY_IN:
-	case PGRES_COPY_OUT:
-	case PGRES_COPY_BOTH:
-		PQclear(x);
-		*res = NULL;
-		pg_lost(c);
-		return -ENOTSUP;
-	default:
-		c->pipe_need_null = true;
-		return 0;
-	}
-cut:
-	return cut_short(r) ? pg_interrupted(c, r) : r;
-}
-
-UCO_API int uco_pg_pipeline_end(uco_pg *c)
-{
-	int r = pg_pipe_check(c);
-
-	if (r < 0)
-		return r;
-	if (c->pipe_pending || c->pipe_need_null)
-		return -EBUSY;
-	/* The last result was a sync: libpq may still need its input read
-	 * to leave the busy state; it has it all already. */
-	if (PQexitPipelineMode(c->conn) != 1)
-		return -EBUSY;
-	return 0;
 }
 
 /* ---- transactions ----------------------------------------------------- */
@@ -900,7 +726,7 @@ UCO_API int uco_pg_notify_wait(uco_pg *c, PGnotify **out)
 		/* No statement is running: a wait cut short leaves nothing
 		 * behind, the connection stays usable. */
 		if (pg_socket(c) < 0)
-			return pg_lost(c);
+			return uco__pg_lost(c);
 		r = uco_poll(pg_socket(c), POLLIN);
 		if (r < 0)
 			return r;

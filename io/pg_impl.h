@@ -44,6 +44,18 @@ bool uco__pg_needs_clean(const uco_pg *c);
  * Does not suspend.  Returns 0 or -ENOMEM (c is then broken). */
 int uco__pg_clean_start(uco_pg *c, bool rollback);
 
+/* The connection is lost: keep libpq's reason, PQfinish, return
+ * -ECONNRESET.  Does not suspend. */
+int uco__pg_lost(uco_pg *c);
+
+/* Send what libpq holds and wait until PQgetResult() would not block.
+ * Suspends.  0 or a negative errno. */
+int uco__pg_wait_result(uco_pg *c);
+
+/* After a wait returned r < 0: when r is -ECANCELED / -ETIMEDOUT, hand c
+ * to its clean-up task (cancel, drain or close).  Returns r. */
+int uco__pg_cut(uco_pg *c, int r);
+
 /* Free c (PQfinish if still open).  Does not suspend. */
 void uco__pg_free(uco_pg *c);
 
