@@ -13,6 +13,7 @@
 #include <errno.h>
 
 #include <uco/pg.h>
+#include <uco/runtime.h>
 #include <uco/task.h>
 
 #include "pg_impl.h"
@@ -22,6 +23,8 @@ static int pg_pipe_check(uco_pg *c)
 {
 	if (!c)
 		return -EINVAL;
+	if (uco_core_id() != c->core)
+		return -EXDEV;
 	if (c->cleaning)
 		return -EBUSY;
 	if (!c->conn)
@@ -35,6 +38,8 @@ UCO_API int uco_pg_pipeline_begin(uco_pg *c)
 {
 	if (!c)
 		return -EINVAL;
+	if (uco_core_id() != c->core)
+		return -EXDEV;
 	if (c->cleaning)
 		return -EBUSY;
 	if (!c->conn)
