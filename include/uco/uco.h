@@ -32,5 +32,6 @@
 #include <uco/signal.h>
 #include <uco/stream.h>
 #include <uco/server.h>
+#include <uco/pg.h>
 
 #endif

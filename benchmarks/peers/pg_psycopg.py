@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""psycopg 3 (async) peer of benchmarks/pg.c (pg_bench_uco): the same four
+figures, measured as benchmarks/peers/pg_asyncpg.py measures them.
+
+  select1    await cur.execute("SELECT 1") + fetchone(), one at a time
+             (psycopg prepares it server-side after 5 runs)
+  pipeline   async with conn.pipeline(): cur.executemany("SELECT %s::int",
+             1,000 rows) (libpq's pipeline mode; results discarded)
+  pool_1000  1,000 tasks at once through psycopg_pool.AsyncConnectionPool
+             (10, 10), each `async with pool.connection()` + SELECT 1
+  rows_100k  execute + fetchall of SELECT g, md5(g::text) FROM
+             generate_series(1, 100000) g
+
+The server comes from UCO_PG_CONNINFO (tests/pg_server.sh).  Prints RESULT
+lines with impl=psycopg."""
+import asyncio
+import os
+import sys
+import time
+
+import psycopg
+
+try:
+    import psycopg_pool
+except ImportError:
+    psycopg_pool = None
+
+REPS = 3
+quick = "--quick" in sys.argv
+N_SELECT1 = 2000 if quick else 10000
+N_PIPELINE = 20000 if quick else 100000
+N_POOL_ROUNDS = 2 if quick else 10
+N_ROWS = 2 if quick else 5
+ROWS_SQL = "SELECT g, md5(g::text) FROM generate_series(1, 100000) g"
+
+
+def result(name, value, unit):
+    print(f"RESULT group=pg name={name} impl=psycopg value={value:.4g} unit={unit}",
+          flush=True)
+
+
+backend_pid = 0
+
+
+def server_s():
+    """CPU seconds of the backend serving the measured connection."""
+    try:
+        with open(f"/proc/{backend_pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+async def best_of(fn):
+    best = None
+    for rep in range(REPS + 1):
+        s0, c0, t0 = server_s(), time.process_time(), time.perf_counter()
+        await fn()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        srv = server_s() - s0
+        if rep and (best is None or wall < best[0]):
+            best = (wall, cpu, srv)
+    return best
+
+
+def report(name, queries, wall, cpu, srv=0.0, server=True):
+    result(name, queries / wall / 1e3, "kq/s")
+    result("cpu_us_" + name, cpu * 1e6 / queries, "us")
+    if server and srv > 0:
+        result("server_us_" + name, srv * 1e6 / queries, "us")
+
+
+async def main():
+    info = os.environ["UCO_PG_CONNINFO"]
+    conn = await psycopg.AsyncConnection.connect(info, autocommit=True)
+    cur = conn.cursor()
+    global backend_pid
+    backend_pid = conn.info.backend_pid
+
+    async def select1():
+        for _ in range(N_SELECT1):
+            await cur.execute("SELECT 1")
+            assert (await cur.fetchone())[0] == 1
+    report("select1", N_SELECT1, *await best_of(select1))
+
+    args = [(1,)] * 1000
+
+    async def pipeline():
+        for _ in range(N_PIPELINE // 1000):
+            async with conn.pipeline():
+                await cur.executemany("SELECT %s::int", args)
+    report("pipeline", N_PIPELINE, *await best_of(pipeline))
+
+    if psycopg_pool is None:
+        print("note: psycopg_pool not installed (python3-psycopg-pool): "
+              "no psycopg pool_1000 figure")
+    else:
+        pool = psycopg_pool.AsyncConnectionPool(
+            info, min_size=10, max_size=10, kwargs={"autocommit": True})
+        await pool.wait()
+
+        async def one():
+            async with pool.connection() as c:
+                cr = await c.execute("SELECT 1")
+                assert (await cr.fetchone())[0] == 1
+
+        async def pooled():
+            for _ in range(N_POOL_ROUNDS):
+                await asyncio.gather(*(one() for _ in range(1000)))
+        report("pool_1000", N_POOL_ROUNDS * 1000, *await best_of(pooled), server=False)
+        await pool.close()
+
+    async def rows():
+        for _ in range(N_ROWS):
+            await cur.execute(ROWS_SQL)
+            assert len(await cur.fetchall()) == 100000
+    wall, cpu, srv = await best_of(rows)
+    result("rows_100k", wall * 1e3 / N_ROWS, "ms")
+    result("cpu_ms_rows_100k", cpu * 1e3 / N_ROWS, "ms")
+    if srv > 0:
+        result("server_ms_rows_100k", srv * 1e3 / N_ROWS, "ms")
+    await conn.close()
+
+
+asyncio.run(main())
