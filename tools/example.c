@@ -51,7 +51,7 @@ static void *main_task(void *arg)
 	/* cancel: the task's sleep is cancelled in the kernel, it sees -ECANCELED */
 	uco_spawn_opts opts = { .name = "forever" };
 	uco_spawn(&f, forever, NULL, &opts);
-	uco_yield();                        /* let it start sleeping */
+	UCO_IGNORE(uco_yield());                        /* let it start sleeping */
 	uco_cancel(f);
 	printf("join: %d\n", uco_join(f, NULL));
 	uco_task_release(f);

@@ -37,7 +37,7 @@ UCO_API int uco_group_spawn(uco_group *g, uco_task **out, uco_fn fn, void *arg,
  * -ECANCELED if the caller was cancelled (members are cancelled and joined
  * first), or -ETIMEDOUT if the caller's timeout scope expired (likewise).
  */
-UCO_API int uco_group_wait(uco_group *g);
+UCO_API UCO_MUST_USE int uco_group_wait(uco_group *g);
 
 /* Cancel every member; does not suspend or wait (uco_group_wait() does). */
 UCO_API void uco_group_cancel(uco_group *g);

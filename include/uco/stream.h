@@ -71,13 +71,13 @@ UCO_API int uco_stream_open(uco_stream **out, int fd,
  * (UCO_EAI(EAI_NONAME), see uco/error.h), -ENOMEM; -ECANCELED / -ETIMEDOUT
  * when cancelled or timed out, with no socket left open.
  */
-UCO_API int uco_open_connection(uco_stream **out, const char *host,
+UCO_API UCO_MUST_USE int uco_open_connection(uco_stream **out, const char *host,
 				const char *port, const uco_stream_opts *opts);
 
 /* The same over a Unix stream socket (a path starting with '@' is in the
  * abstract namespace; see uco_connect_unix()).  Suspends; the same
  * results, cancellation and timeouts, -ENOENT for no such socket. */
-UCO_API int uco_open_unix_connection(uco_stream **out, const char *path,
+UCO_API UCO_MUST_USE int uco_open_unix_connection(uco_stream **out, const char *path,
 				     const uco_stream_opts *opts);
 
 /* --- reading ------------------------------------------------------------ */
@@ -88,7 +88,7 @@ UCO_API int uco_open_unix_connection(uco_stream **out, const char *path,
  * the end of the stream (or for n == 0), or a negative errno
  * (-ECONNRESET...).
  */
-UCO_API ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n);
+UCO_API UCO_MUST_USE ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n);
 
 /*
  * Read exactly n bytes, looping over short reads.  Suspends.  Returns n,
@@ -103,7 +103,7 @@ UCO_API ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n);
  *           not, the call returns -ENOMEM with the first
  *           uco_stream_partial() bytes of buf consumed.)
  */
-UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n);
+UCO_API UCO_MUST_USE ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n);
 
 /*
  * Read through the next delimiter (dlen bytes, dlen > 0) and copy it,
@@ -119,7 +119,7 @@ UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n);
  *           consumed (asyncio's IncompleteReadError);
  *   -EINVAL (dlen == 0), or another error, with nothing consumed.
  */
-UCO_API ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
+UCO_API UCO_MUST_USE ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
 				     size_t dlen, void *buf, size_t cap);
 
 /*
@@ -129,7 +129,7 @@ UCO_API ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
  * readuntil does (asyncio's readline would discard it).  Suspends, and is
  * cut short by cancellation and timeouts, as uco_stream_readuntil().
  */
-UCO_API ssize_t uco_stream_readline(uco_stream *s, void *buf, size_t cap);
+UCO_API UCO_MUST_USE ssize_t uco_stream_readline(uco_stream *s, void *buf, size_t cap);
 
 /*
  * Zero-copy reading.  These wait like their copying cousins but leave the
@@ -174,7 +174,7 @@ UCO_API size_t uco_stream_partial(const uco_stream *s);
  * after uco_stream_write_eof(), or the error an earlier drain met
  * (-EPIPE, -ECONNRESET: the write side is then dead).
  */
-UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n);
+UCO_API UCO_MUST_USE int uco_stream_write(uco_stream *s, const void *buf, size_t n);
 
 /*
  * Send everything buffered (looping over short sends; MSG_NOSIGNAL, so a
@@ -184,7 +184,7 @@ UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n);
  * a later drain sends each byte exactly once.  -EPIPE / -ECONNRESET (and
  * other socket errors) are sticky: later writes and drains return them.
  */
-UCO_API int uco_stream_drain(uco_stream *s);
+UCO_API UCO_MUST_USE int uco_stream_drain(uco_stream *s);
 
 /*
  * uco_stream_write() then uco_stream_drain(), with the same results — but
@@ -193,7 +193,7 @@ UCO_API int uco_stream_drain(uco_stream *s);
  * stays written (pending), for the next drain or close, exactly as with
  * write + drain; after a socket error (sticky, as drain's) it is dropped.
  */
-UCO_API int uco_stream_send(uco_stream *s, const void *buf, size_t n);
+UCO_API UCO_MUST_USE int uco_stream_send(uco_stream *s, const void *buf, size_t n);
 
 /* Bytes written but not yet sent.  Does not suspend. */
 UCO_API size_t uco_stream_pending(const uco_stream *s);
@@ -203,7 +203,7 @@ UCO_API size_t uco_stream_pending(const uco_stream *s);
  * the stream while this side can still read its answer.  Suspends.
  * Returns 0 or the error of the drain or the shutdown.
  */
-UCO_API int uco_stream_write_eof(uco_stream *s);
+UCO_API UCO_MUST_USE int uco_stream_write_eof(uco_stream *s);
 
 /* --- closing ------------------------------------------------------------ */
 
@@ -216,7 +216,7 @@ UCO_API int uco_stream_write_eof(uco_stream *s);
  * -EAGAIN if undrained bytes were dropped, or the sticky write error that
  * kept them from being sent.  The stream is gone either way.  NULL: 0.
  */
-UCO_API int uco_stream_close(uco_stream *s);
+UCO_API UCO_MUST_USE int uco_stream_close(uco_stream *s);
 
 /* Close at once, dropping anything not drained (asyncio's abort()): the
  * socket is closed and the stream freed.  Does not suspend.  NULL: no-op. */
