@@ -151,7 +151,7 @@ UCO_API UCO_MUST_USE int uco_server_serve_forever(uco_server *srv);
  * suspend or wait (the listeners close as each core gets the request).
  * Returns 0, or -EXDEV off home.  Again: no-op.
  */
-UCO_API UCO_MUST_USE int uco_server_close(uco_server *srv);
+UCO_API int uco_server_close(uco_server *srv);
 
 /*
  * Stop accepting, let the connections end by themselves for up to
@@ -203,6 +203,21 @@ typedef struct uco_server_stats {
  * own are exact; the sum is taken while they run).  Does not suspend. */
 UCO_API void uco_server_stats_get(const uco_server *srv,
 				  uco_server_stats *st);
+
+/*
+ * `async with server: body`: run body(srv, arg) in the calling task, then
+ * shut the server down as its __aexit__ does (stop accepting, wait for the
+ * connections to end by themselves: uco_server_shutdown() with no
+ * deadline) and free it.  srv is consumed in every case.  Suspends (in
+ * body and in the wait).  Returns body's result if negative, else the
+ * shutdown's (0, or -ECANCELED / -ETIMEDOUT if the caller was cut short
+ * waiting: the connections are then cancelled by the free); -EINVAL for
+ * a NULL srv or body.
+ */
+UCO_API UCO_MUST_USE int uco_server_with(uco_server *srv,
+					 int (*body)(uco_server *srv,
+						     void *arg),
+					 void *arg);
 
 #ifdef __cplusplus
 }

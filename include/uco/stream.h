@@ -226,6 +226,63 @@ UCO_API void uco_stream_abort(uco_stream *s);
  * not suspend. */
 UCO_API int uco_stream_fd(const uco_stream *s);
 
+/* --- files, pipes, addresses (issue 14) --------------------------------- */
+
+/*
+ * One stream interface for sockets, files and pipes.  uco_stream_open_fd()
+ * wraps any fd: a socket as uco_stream_open() does; a regular file (or
+ * block device) with the same buffered reader and writer over
+ * IORING_OP_READ / WRITE at offsets the stream keeps (reads from offset 0,
+ * writes from 0, or from the end under O_APPEND; the fd's own position is
+ * not used); a pipe, FIFO or terminal at its position.  On a file every
+ * call above works as on a socket, with these differences: the end of the
+ * file is the end of the stream (a read past it returns 0, readexactly
+ * -EPIPE) — a file that grows later can be read on after 0;
+ * uco_stream_write_eof() only drains; uco_stream_close() writes what is
+ * still pending with a plain write(2) (a regular file takes it at once),
+ * so nothing written is lost, and returns its error if it fails.  Does not
+ * suspend.  Returns 0, -EBADF, -EINVAL, -ENOMEM, fstat's error.  The
+ * stream owns fd on success only.
+ */
+UCO_API int uco_stream_open_fd(uco_stream **out, int fd,
+			       const uco_stream_opts *opts);
+
+/*
+ * aiofiles.open(path, mode): open path (uco_open(): flags such as O_RDONLY,
+ * O_WRONLY | O_CREAT | O_TRUNC, O_APPEND; O_CLOEXEC is added) and wrap it
+ * with uco_stream_open_fd().  Suspends (the open).  Returns 0 with *out
+ * set, to close with uco_stream_close(); open's error (-ENOENT...);
+ * -ECANCELED / -ETIMEDOUT, with nothing left open.
+ *
+ *	UCO_TRY(uco_stream_open_file(&f, "log.txt", O_RDONLY, 0, NULL));
+ *	while ((n = uco_stream_readline(f, line, sizeof line)) > 0)
+ *		fwrite(line, 1, (size_t)n, stdout);    // async for line in f
+ */
+UCO_API UCO_MUST_USE int uco_stream_open_file(uco_stream **out,
+					      const char *path, int flags,
+					      mode_t mode,
+					      const uco_stream_opts *opts);
+
+/* aiofiles' flush(): uco_stream_drain() under the name files use. */
+UCO_API UCO_MUST_USE int uco_stream_flush(uco_stream *s);
+
+/*
+ * get_extra_info('peername') / ('sockname'): the address of the socket's
+ * peer / its own, written into buf as text: "127.0.0.1:8888",
+ * "[::1]:8888", a Unix socket's path ("@name" for the abstract
+ * namespace).  Does not suspend.  Returns 0; -ENOSPC (buf too small),
+ * -EBADF (closed), -EINVAL, getpeername's error (-ENOTCONN; -ENOTSOCK for
+ * a file stream), -EAFNOSUPPORT.
+ */
+UCO_API int uco_stream_peername(const uco_stream *s, char *buf, size_t len);
+UCO_API int uco_stream_sockname(const uco_stream *s, char *buf, size_t len);
+
+/* uco_open_connection() with the port as a number (uco_server_port()
+ * gives one).  Same results; -EINVAL for a port outside 0..65535. */
+UCO_API UCO_MUST_USE int uco_open_connection_port(uco_stream **out,
+						  const char *host, int port,
+						  const uco_stream_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif
