@@ -13,7 +13,9 @@
  *     uco_as_completed_next_index;
  *   - UCO_WITH_SEM releases on every way out;
  *   - task-locals with a default, set/reset with a token;
- *   - generators: uco_gen_send and uco_gen_throw.
+ *   - generators: uco_gen_send and uco_gen_throw;
+ *   - sleeps due together wake as one batch, in deadline order, before
+ *     any task they make ready runs (time.h); scopes and cancel on them.
  */
 #include <stdatomic.h>
 
@@ -683,6 +685,124 @@ START_TEST(test_gen)
 }
 END_TEST
 
+/* ---- timers due together wake as one batch ------------------------------ */
+
+struct batch {
+	uco_sem sem;
+	uint64_t base;   /* the deadlines: base + i */
+	char log[16];    /* 'A'..'C' start (upper), 'a'..'c' end (lower) */
+	size_t n;
+};
+
+struct sleeper {
+	struct batch *b;
+	int i;
+};
+
+static void *batch_sleeper(void *arg)
+{
+	struct sleeper *s = arg;
+	int r;
+
+	UCO_WITH_SEM(&s->b->sem, r) {
+		s->b->log[s->b->n++] = (char)('A' + s->i);
+		UCO_TRY(uco_sleep_until(s->b->base + (uint64_t)s->i));
+		s->b->log[s->b->n++] = (char)('a' + s->i);
+	}
+	UCO_TRY(r);
+	return NULL;
+}
+
+static void *past_sleeper(void *arg)
+{
+	struct sleeper *s = arg;
+
+	UCO_TRY(uco_sleep_until(s->b->base - 10 + (uint64_t)s->i));
+	s->b->log[s->b->n++] = (char)('a' + s->i);
+	return NULL;
+}
+
+static void body_batch(void *arg)
+{
+	struct batch b = { .n = 0 };
+	struct sleeper s[3];
+	uco_task *t[3];
+
+	(void)arg;
+	/* Semaphore of 2, three sleepers: A and B sleep until base and
+	 * base + 1; both have passed when the loop looks, so both wake and
+	 * finish before C (made ready by A's release) starts. */
+	ck_assert_int_eq(uco_sem_init(&b.sem, 2), 0);
+	b.base = uco_now() + 20 * UCO_NSEC_PER_MSEC;
+	for (int i = 0; i < 3; i++) {
+		s[i] = (struct sleeper){ &b, i };
+		ck_assert_int_eq(uco_spawn(&t[i], batch_sleeper, &s[i], NULL), 0);
+	}
+	ck_assert_int_eq(uco_gather_all(t, 3, NULL, NULL), 0);
+	ck_assert_int_ge(uco_now(), b.base + 1);
+	b.log[b.n] = '\0';
+	ck_assert_str_eq(b.log, "ABabCc");
+	for (int i = 0; i < 3; i++)
+		uco_task_release(t[i]);
+	uco_sem_destroy(&b.sem);
+
+	/* Deadlines already past, given out of order: they wake in one
+	 * batch in deadline order. */
+	b.n = 0;
+	b.base = uco_now();
+	for (int i = 0; i < 3; i++)
+		s[i] = (struct sleeper){ &b, 2 - i };
+	ck_assert_int_eq(uco_gather_fn(past_sleeper,
+				       (void *[]){ &s[0], &s[1], &s[2] }, 3,
+				       NULL, NULL), 0);
+	b.log[b.n] = '\0';
+	ck_assert_str_eq(b.log, "abc");
+}
+
+START_TEST(test_batch)
+{
+	lc_run(body_batch, NULL, NULL);
+}
+END_TEST
+
+/* A sleep cut short by a scope is -ETIMEDOUT and marks the scope; one that
+ * ends first under a scope is 0; a cancelled one is -ECANCELED. */
+static void *sleep_forever(void *arg)
+{
+	(void)arg;
+	return V(uco_sleep(3600 * UCO_NSEC_PER_SEC));
+}
+
+static void body_sleep_scopes(void *arg)
+{
+	uco_task *t;
+	void *r;
+	int sc;
+
+	(void)arg;
+	sc = uco_timeout_begin(UCO_NSEC_PER_MSEC);
+	ck_assert_int_ge(sc, 0);
+	ck_assert_int_eq(uco_sleep(3600 * UCO_NSEC_PER_SEC), -ETIMEDOUT);
+	ck_assert_int_eq(uco_timeout_expired(sc), 1);
+	ck_assert_int_eq(uco_timeout_end(sc), -ETIMEDOUT);
+	sc = uco_timeout_begin(3600 * UCO_NSEC_PER_SEC);
+	ck_assert_int_eq(uco_sleep(UCO_NSEC_PER_MSEC), 0);
+	ck_assert_int_eq(uco_timeout_expired(sc), 0);
+	ck_assert_int_eq(uco_timeout_end(sc), 0);
+	ck_assert_int_eq(uco_spawn(&t, sleep_forever, NULL, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, &r), 0);
+	ck_assert_int_eq((int)(intptr_t)r, -ECANCELED);
+	uco_task_release(t);
+}
+
+START_TEST(test_sleep_scopes)
+{
+	lc_run(body_sleep_scopes, NULL, NULL);
+}
+END_TEST
+
 static Suite *shortcuts_suite(void)
 {
 	Suite *s = suite_create("shortcuts");
@@ -699,6 +819,8 @@ static Suite *shortcuts_suite(void)
 	tcase_add_test(tc, test_with_sem);
 	tcase_add_test(tc, test_locals);
 	tcase_add_test(tc, test_gen);
+	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_sleep_scopes);
 	suite_add_tcase(s, tc);
 	return s;
 }

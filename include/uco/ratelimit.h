@@ -15,7 +15,7 @@
  * The clock is injectable for tests: opts.now returns nanoseconds, and
  * opts.sleep_until(ctx, t) waits until now() >= t (returning 0, or
  * -ECANCELED / -ETIMEDOUT to abandon the wait).  Both default to uco_now()
- * and uco_sleep_until() (CLOCK_MONOTONIC, an IORING_OP_TIMEOUT).
+ * and uco_sleep_until() (CLOCK_MONOTONIC, the loop's timer heap).
  *
  * Per core: a limiter is used by tasks of the core that created it (no
  * atomics); other cores get -EXDEV.

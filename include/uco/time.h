@@ -29,7 +29,7 @@ extern "C" {
 UCO_API uint64_t uco_now(void);
 
 /*
- * Sleep for ns nanoseconds (an IORING_OP_TIMEOUT).  Suspends.  Returns 0,
+ * Sleep for ns nanoseconds (see "Order of wake-ups" below).  Suspends.  Returns 0,
  * -ECANCELED, or -ETIMEDOUT if a timeout scope expires first.  uco_sleep(0)
  * is uco_yield().
  */
@@ -37,6 +37,21 @@ UCO_API UCO_MUST_USE int uco_sleep(uint64_t ns);
 
 /* Sleep until the absolute CLOCK_MONOTONIC time `deadline`.  Same results. */
 UCO_API UCO_MUST_USE int uco_sleep_until(uint64_t deadline);
+
+/*
+ * Order of wake-ups (asyncio's rule): sleeps wait in their loop's timer
+ * heap, not as one kernel timer each.  Each time the loop looks at its
+ * timers (once per pass, after running what is ready and before waiting
+ * for completions), every sleep whose deadline has passed is woken in that
+ * one batch, earliest deadline first, and they all run before any task
+ * they make ready (a permit released, an event set) — so three tasks that
+ * slept 1 s under a semaphore of 2 print in asyncio's order: both holders
+ * wake and finish before the third starts.  Sleeps due at the same
+ * nanosecond wake in no defined order between them.  A sleep never ends
+ * before its deadline; how late it ends is the loop's wake-up latency.
+ * (Should the heap be unable to grow, the sleep falls back to an
+ * IORING_OP_TIMEOUT and wakes with its completion.)
+ */
 
 /*
  * Submit an IORING_OP_NOP and wait for its completion.  Suspends.  Returns 0
