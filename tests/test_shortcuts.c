@@ -9,6 +9,7 @@
  *   - uco_wait_for_fn: the result, and a timeout that cancels and joins fn;
  *   - uco_spawn_thread: a result, gather over thread tasks, a queued call
  *     cancelled never runs, a running one's task ends at once;
+ *   - task sets (uco_group_create_set): kept handles, no fail-fast;
  *   - uco_gather_all / uco_gather_fn / uco_wait_split /
  *     uco_as_completed_next_index;
  *   - UCO_WITH_SEM releases on every way out;
@@ -803,6 +804,77 @@ START_TEST(test_sleep_scopes)
 }
 END_TEST
 
+/* ---- task sets ----------------------------------------------------------- */
+
+static void *fetch_like(void *arg)
+{
+	long i = (long)arg;
+
+	if (uco_yield() < 0)
+		return uco_fail(-ECANCELED);
+	if (i == 1)
+		return uco_fail_msg(-ECONNREFUSED, "Failed to fetch %ld", i);
+	return V(i + 100);
+}
+
+static void *set_forever(void *arg)
+{
+	uco_group *g = arg;
+
+	for (int i = 0; i < 3; i++)
+		UCO_TRY(uco_group_spawn(g, NULL, sleep_ms, V(3600000), NULL));
+	return V(uco_group_wait_results(g, NULL, NULL));
+}
+
+static void body_set(void *arg)
+{
+	uco_group *g;
+	void *res[3];
+	int errs[3];
+	uco_task *t;
+	void *r;
+
+	(void)arg;
+	ck_assert_int_eq(uco_group_create_set(&g), 0);
+	for (long i = 0; i < 3; i++)
+		ck_assert_int_eq(uco_group_spawn(g, NULL, fetch_like, V(i), NULL), 0);
+	ck_assert_uint_eq(uco_group_size(g), 3);
+	/* The failure of member 1 does not cancel member 2. */
+	ck_assert_int_eq(uco_group_wait_results(g, res, errs), -ECONNREFUSED);
+	ck_assert_ptr_eq(res[0], V(100));
+	ck_assert_ptr_null(res[1]);
+	ck_assert_ptr_eq(res[2], V(102));
+	ck_assert_int_eq(errs[2], 0);
+	ck_assert_str_eq(uco_task_error_msg(uco_group_task(g, 1)),
+			 "Failed to fetch 1");
+	ck_assert_ptr_null(uco_group_task(g, 3));
+	uco_group_free(g);
+
+	/* A plain group is not a set. */
+	ck_assert_int_eq(uco_group_create(&g), 0);
+	ck_assert_int_eq(uco_group_wait_results(g, NULL, NULL), -EINVAL);
+	ck_assert_uint_eq(uco_group_size(g), 0);
+	uco_group_free(g);
+
+	/* The waiter cancelled: the members are cancelled and joined. */
+	ck_assert_int_eq(uco_group_create_set(&g), 0);
+	ck_assert_int_eq(uco_spawn(&t, set_forever, g, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, &r), 0);
+	ck_assert_int_eq((int)(intptr_t)r, -ECANCELED);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert(uco_task_done(uco_group_task(g, i)));
+	uco_task_release(t);
+	uco_group_free(g);
+}
+
+START_TEST(test_set)
+{
+	lc_run(body_set, NULL, NULL);
+}
+END_TEST
+
 static Suite *shortcuts_suite(void)
 {
 	Suite *s = suite_create("shortcuts");
@@ -820,6 +892,7 @@ static Suite *shortcuts_suite(void)
 	tcase_add_test(tc, test_locals);
 	tcase_add_test(tc, test_gen);
 	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_set);
 	tcase_add_test(tc, test_sleep_scopes);
 	suite_add_tcase(s, tc);
 	return s;
