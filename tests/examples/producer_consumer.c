@@ -27,20 +27,17 @@ static void *amain(void *arg)
 {
 	uco_queue *queue;
 	UCO_TRY(uco_queue_create(&queue, &(uco_queue_opts){ .maxsize = 2 }));
-	struct consumer c[2];
-	uco_task *consumers[2];
-	for (int i = 0; i < 2; i++) {
-		c[i].queue = queue;
-		snprintf(c[i].name, sizeof c[i].name, "consumer-%d", i);
-		UCO_TRY(uco_spawn(&consumers[i], consumer, &c[i], NULL));
-	}
+	struct consumer c[2] = { { queue, "consumer-0" }, { queue, "consumer-1" } };
+	uco_group *consumers;
+	UCO_TRY(uco_group_create_set(&consumers));
+	for (int i = 0; i < 2; i++)
+		UCO_TRY(uco_group_spawn(consumers, NULL, consumer, &c[i], NULL));
 	producer(queue, 5);
 	UCO_TRY(uco_queue_join(queue));
-	for (int i = 0; i < 2; i++)
-		uco_cancel(consumers[i]);
-	UCO_TRY(uco_gather(consumers, 2, NULL, NULL));
-	for (int i = 0; i < 2; i++)
-		uco_task_release(consumers[i]);
+	uco_group_cancel(consumers);
+	if (uco_group_wait_results(consumers, NULL, NULL) != -ECANCELED)
+		return uco_fail(-EIO);
+	uco_group_free(consumers);
 	uco_queue_free(queue);
 	puts("all work done");
 	return arg;
