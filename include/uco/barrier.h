@@ -54,7 +54,8 @@ UCO_API void uco_barrier_destroy(uco_barrier *b);
  * waiting), -ECANCELED / -ETIMEDOUT (and the barrier is broken for the
  * others), -EINVAL, -EXDEV, -EPERM (would have to wait outside a task).
  */
-UCO_API UCO_MUST_USE int uco_barrier_wait(uco_barrier *b);
+UCO_MUST_USE
+UCO_API int uco_barrier_wait(uco_barrier *b);
 
 /* Wake the tasks waiting now with -EPIPE and make b whole and empty again.
  * Returns 0, -EINVAL, -EXDEV.  Does not suspend. */

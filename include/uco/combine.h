@@ -36,7 +36,8 @@ extern "C" {
  * cancelled and joined, and -ECANCELED (or -ETIMEDOUT) is returned, with
  * results/errors filled in for every task.
  */
-UCO_API UCO_MUST_USE int uco_gather(uco_task *const *tasks, size_t n, void **results,
+UCO_MUST_USE
+UCO_API int uco_gather(uco_task *const *tasks, size_t n, void **results,
 		       int *errors);
 
 typedef enum uco_wait_mode {
@@ -54,7 +55,8 @@ typedef enum uco_wait_mode {
  * (a timeout, with UCO_TIMEOUT_DEPTH scopes already open: it needs one).
  * As in asyncio, the timeout expiring is not an error: the count tells.
  */
-UCO_API UCO_MUST_USE int uco_wait(uco_task *const *tasks, size_t n, uco_wait_mode mode,
+UCO_MUST_USE
+UCO_API int uco_wait(uco_task *const *tasks, size_t n, uco_wait_mode mode,
 		     uint64_t timeout_ns);
 
 typedef struct uco_as_completed uco_as_completed;
@@ -78,7 +80,8 @@ UCO_API int uco_as_completed_create(uco_as_completed **out,
  * the only task left is the caller; -EBADF if the iterator was freed while
  * this call waited (it is then gone).
  */
-UCO_API UCO_MUST_USE int uco_as_completed_next(uco_as_completed *it, uco_task **t);
+UCO_MUST_USE
+UCO_API int uco_as_completed_next(uco_as_completed *it, uco_task **t);
 
 /*
  * Free the iterator (not the tasks; NULL: nothing).  Does not suspend; on
@@ -96,8 +99,9 @@ UCO_API void uco_as_completed_free(uco_as_completed *it);
  * Unlike asyncio.gather without return_exceptions, it still waits for
  * every task, so none outlives the call.  Suspends.
  */
-UCO_API UCO_MUST_USE int uco_gather_all(uco_task *const *tasks, size_t n,
-					void **results, int *errors);
+UCO_MUST_USE
+UCO_API int uco_gather_all(uco_task *const *tasks, size_t n,
+			   void **results, int *errors);
 
 /*
  * await asyncio.gather(*(fn(a) for a in args)): spawn fn(args[i]) for i in
@@ -110,8 +114,9 @@ UCO_API UCO_MUST_USE int uco_gather_all(uco_task *const *tasks, size_t n,
  * If a spawn fails, the tasks already started are cancelled and joined,
  * every errors[i] is that error, and it is returned.
  */
-UCO_API UCO_MUST_USE int uco_gather_fn(uco_fn fn, void *const *args, size_t n,
-				       void **results, int *errors);
+UCO_MUST_USE
+UCO_API int uco_gather_fn(uco_fn fn, void *const *args, size_t n,
+			  void **results, int *errors);
 
 /*
  * done, pending = await asyncio.wait(tasks, ...): uco_wait(), then done[]
@@ -121,19 +126,21 @@ UCO_API UCO_MUST_USE int uco_gather_fn(uco_fn fn, void *const *args, size_t n,
  * nothing is filled and *npending is 0).  No references are taken: the
  * handles are still the caller's.  Suspends as uco_wait() does.
  */
-UCO_API UCO_MUST_USE int uco_wait_split(uco_task *const *tasks, size_t n,
-					uco_wait_mode mode, uint64_t timeout_ns,
-					uco_task **done, uco_task **pending,
-					size_t *npending);
+UCO_MUST_USE
+UCO_API int uco_wait_split(uco_task *const *tasks, size_t n,
+			   uco_wait_mode mode, uint64_t timeout_ns,
+			   uco_task **done, uco_task **pending,
+			   size_t *npending);
 
 /*
  * uco_as_completed_next() that also says which task: *index (if not NULL)
  * gets the finished task's index in the array given to _create().  *t may
  * be NULL.  Same results and suspension as uco_as_completed_next().
  */
-UCO_API UCO_MUST_USE int uco_as_completed_next_index(uco_as_completed *it,
-						     uco_task **t,
-						     size_t *index);
+UCO_MUST_USE
+UCO_API int uco_as_completed_next_index(uco_as_completed *it,
+					uco_task **t,
+					size_t *index);
 
 #ifdef __cplusplus
 }

@@ -64,7 +64,8 @@ UCO_API uco_lock *uco_cond_lock(uco_cond *c);
  * the lock held again; or, returning at once with nothing changed,
  * -EPERM (lock not held, or outside a task), -EINVAL, -EXDEV.
  */
-UCO_API UCO_MUST_USE int uco_cond_wait(uco_cond *c);
+UCO_MUST_USE
+UCO_API int uco_cond_wait(uco_cond *c);
 
 /*
  * Wait until pred(ctx) is true: test it, and uco_cond_wait() while it is
@@ -72,7 +73,8 @@ UCO_API UCO_MUST_USE int uco_cond_wait(uco_cond *c);
  * (-ECANCELED / -ETIMEDOUT with the lock held).  pred runs with the lock
  * held.  Suspends.
  */
-UCO_API UCO_MUST_USE int uco_cond_wait_for(uco_cond *c, bool (*pred)(void *ctx),
+UCO_MUST_USE
+UCO_API int uco_cond_wait_for(uco_cond *c, bool (*pred)(void *ctx),
 			      void *ctx);
 
 /* Wake up to n waiters (oldest first).  The lock must be held.  Returns how

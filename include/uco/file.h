@@ -61,10 +61,12 @@ struct statx;
  * -ECANCELED / -ETIMEDOUT and no descriptor, unless the open had completed,
  * in which case its descriptor is returned.
  */
-UCO_API UCO_MUST_USE int uco_openat(int dirfd, const char *path, int flags, mode_t mode);
+UCO_MUST_USE
+UCO_API int uco_openat(int dirfd, const char *path, int flags, mode_t mode);
 
 /* uco_openat(AT_FDCWD, path, flags, mode): the same contract. */
-UCO_API UCO_MUST_USE int uco_open(const char *path, int flags, mode_t mode);
+UCO_MUST_USE
+UCO_API int uco_open(const char *path, int flags, mode_t mode);
 
 /*
  * close(2) through the ring.  Suspends.  Returns 0, -EBADF (fd < 0 or not
@@ -78,7 +80,8 @@ UCO_API UCO_MUST_USE int uco_open(const char *path, int flags, mode_t mode);
  * file).  Outside a task it is a plain close(2) (an exception to
  * common.h's -EPERM rule, so that a release never fails to release).
  */
-UCO_API UCO_MUST_USE int uco_close(int fd);
+UCO_MUST_USE
+UCO_API int uco_close(int fd);
 
 /* --- reading and writing ------------------------------------------------ */
 
@@ -93,7 +96,8 @@ UCO_API UCO_MUST_USE int uco_close(int fd);
  * taken bytes returns their count instead (from a pipe or socket they are
  * consumed, so they are never lost).
  */
-UCO_API UCO_MUST_USE ssize_t uco_read(int fd, void *buf, size_t len, int64_t off);
+UCO_MUST_USE
+UCO_API ssize_t uco_read(int fd, void *buf, size_t len, int64_t off);
 
 /*
  * write(2) at the current position (off = -1) or pwrite(2) at `off`:
@@ -105,7 +109,8 @@ UCO_API UCO_MUST_USE ssize_t uco_read(int fd, void *buf, size_t len, int64_t off
  * or timed out: -ECANCELED / -ETIMEDOUT, or the count of bytes the kernel
  * had written already.
  */
-UCO_API UCO_MUST_USE ssize_t uco_write(int fd, const void *buf, size_t len, int64_t off);
+UCO_MUST_USE
+UCO_API ssize_t uco_write(int fd, const void *buf, size_t len, int64_t off);
 
 /*
  * readv(2)/preadv(2): read into the iovcnt buffers of iov, in order.  As
@@ -115,7 +120,8 @@ UCO_API UCO_MUST_USE ssize_t uco_write(int fd, const void *buf, size_t len, int6
  * call returns (they do, if they are on the task's stack).  Cancellation
  * and timeouts as for uco_read().
  */
-UCO_API UCO_MUST_USE ssize_t uco_readv(int fd, const struct iovec *iov, int iovcnt,
+UCO_MUST_USE
+UCO_API ssize_t uco_readv(int fd, const struct iovec *iov, int iovcnt,
 			  int64_t off);
 
 /*
@@ -124,7 +130,8 @@ UCO_API UCO_MUST_USE ssize_t uco_readv(int fd, const struct iovec *iov, int iovc
  * error; -EINVAL for iovcnt < 0 or above IOV_MAX.  The iovec array and its
  * buffers are the caller's.  Cancellation and timeouts as for uco_write().
  */
-UCO_API UCO_MUST_USE ssize_t uco_writev(int fd, const struct iovec *iov, int iovcnt,
+UCO_MUST_USE
+UCO_API ssize_t uco_writev(int fd, const struct iovec *iov, int iovcnt,
 			   int64_t off);
 
 /*
@@ -138,7 +145,8 @@ UCO_API UCO_MUST_USE ssize_t uco_writev(int fd, const struct iovec *iov, int iov
  * -ECANCELED / -ETIMEDOUT the same way; a timeout scope bounds the whole
  * loop, not each read.  buf is the caller's.
  */
-UCO_API UCO_MUST_USE ssize_t uco_read_full(int fd, void *buf, size_t len, int64_t off);
+UCO_MUST_USE
+UCO_API ssize_t uco_read_full(int fd, void *buf, size_t len, int64_t off);
 
 /*
  * Write all len bytes, looping over short writes; with off != -1 the
@@ -149,7 +157,8 @@ UCO_API UCO_MUST_USE ssize_t uco_read_full(int fd, void *buf, size_t len, int64_
  * and the call does not say how much: rewrite from the start at a known
  * offset, or give the stream up.  buf is only read.
  */
-UCO_API UCO_MUST_USE ssize_t uco_write_full(int fd, const void *buf, size_t len,
+UCO_MUST_USE
+UCO_API ssize_t uco_write_full(int fd, const void *buf, size_t len,
 			       int64_t off);
 
 /* --- fixed (registered) buffers ----------------------------------------- */
@@ -193,7 +202,8 @@ UCO_API int uco_buffers_register(const struct iovec *bufs, unsigned n);
  * the set or this core has none; or read's own errors.  Ownership,
  * cancellation and timeouts as for uco_read().
  */
-UCO_API UCO_MUST_USE ssize_t uco_read_fixed(int fd, void *buf, size_t len, int64_t off,
+UCO_MUST_USE
+UCO_API ssize_t uco_read_fixed(int fd, void *buf, size_t len, int64_t off,
 			       unsigned index);
 
 /*
@@ -202,7 +212,8 @@ UCO_API UCO_MUST_USE ssize_t uco_read_fixed(int fd, void *buf, size_t len, int64
  * INT32_MAX, -EFAULT for a range outside buffer `index` of this core's set,
  * or write's own errors.  Cancellation and timeouts as for uco_write().
  */
-UCO_API UCO_MUST_USE ssize_t uco_write_fixed(int fd, const void *buf, size_t len,
+UCO_MUST_USE
+UCO_API ssize_t uco_write_fixed(int fd, const void *buf, size_t len,
 				int64_t off, unsigned index);
 
 /* --- durability and allocation ------------------------------------------ */
@@ -215,14 +226,16 @@ UCO_API UCO_MUST_USE ssize_t uco_write_fixed(int fd, const void *buf, size_t len
  * disk; a sync the kernel has already started usually runs to the end, and
  * the call then returns its result.
  */
-UCO_API UCO_MUST_USE int uco_fsync(int fd);
+UCO_MUST_USE
+UCO_API int uco_fsync(int fd);
 
 /*
  * fdatasync(2): as uco_fsync(), but metadata only as far as reading the
  * data back needs it (the size, not the times).  Same results,
  * cancellation and timeouts.
  */
-UCO_API UCO_MUST_USE int uco_fdatasync(int fd);
+UCO_MUST_USE
+UCO_API int uco_fdatasync(int fd);
 
 /*
  * fallocate(2): with mode 0, allocate [off, off + len) and extend the file
@@ -232,7 +245,8 @@ UCO_API UCO_MUST_USE int uco_fdatasync(int fd);
  * take; -ENOSPC, -EOPNOTSUPP, -EBADF...  Cancelled or timed out:
  * -ECANCELED / -ETIMEDOUT, and part of the range may be allocated.
  */
-UCO_API UCO_MUST_USE int uco_fallocate(int fd, int mode, int64_t off, int64_t len);
+UCO_MUST_USE
+UCO_API int uco_fallocate(int fd, int mode, int64_t off, int64_t len);
 
 /* --- metadata and names ------------------------------------------------- */
 
@@ -246,7 +260,8 @@ UCO_API UCO_MUST_USE int uco_fallocate(int fd, int mode, int64_t off, int64_t le
  * are unspecified after an error, -ECANCELED or -ETIMEDOUT.  struct statx
  * comes from <sys/stat.h> with _GNU_SOURCE, or from <linux/stat.h>.
  */
-UCO_API UCO_MUST_USE int uco_statx(int dirfd, const char *path, int flags, unsigned mask,
+UCO_MUST_USE
+UCO_API int uco_statx(int dirfd, const char *path, int flags, unsigned mask,
 		      struct statx *out);
 
 /*
@@ -258,11 +273,13 @@ UCO_API UCO_MUST_USE int uco_statx(int dirfd, const char *path, int flags, unsig
  * rename is atomic, so it either happened or not (stat to find out, or
  * rely on the call returning 0 when the kernel had done it).
  */
-UCO_API UCO_MUST_USE int uco_renameat(int olddirfd, const char *from, int newdirfd,
+UCO_MUST_USE
+UCO_API int uco_renameat(int olddirfd, const char *from, int newdirfd,
 			 const char *to, unsigned flags);
 
 /* uco_renameat(AT_FDCWD, from, AT_FDCWD, to, 0): the same contract. */
-UCO_API UCO_MUST_USE int uco_rename(const char *from, const char *to);
+UCO_MUST_USE
+UCO_API int uco_rename(const char *from, const char *to);
 
 /*
  * unlinkat(2): remove the name `path` relative to dirfd; with flags
@@ -272,10 +289,12 @@ UCO_API UCO_MUST_USE int uco_rename(const char *from, const char *to);
  * -ECANCELED / -ETIMEDOUT; the name is then either still there or gone,
  * as with rename.
  */
-UCO_API UCO_MUST_USE int uco_unlinkat(int dirfd, const char *path, int flags);
+UCO_MUST_USE
+UCO_API int uco_unlinkat(int dirfd, const char *path, int flags);
 
 /* uco_unlinkat(AT_FDCWD, path, 0): the same contract. */
-UCO_API UCO_MUST_USE int uco_unlink(const char *path);
+UCO_MUST_USE
+UCO_API int uco_unlink(const char *path);
 
 /*
  * mkdirat(2): create the directory `path` relative to dirfd with `mode`
@@ -284,10 +303,12 @@ UCO_API UCO_MUST_USE int uco_unlink(const char *path);
  * timed out: -ECANCELED / -ETIMEDOUT; the directory then may or may not
  * exist, as with rename.
  */
-UCO_API UCO_MUST_USE int uco_mkdirat(int dirfd, const char *path, mode_t mode);
+UCO_MUST_USE
+UCO_API int uco_mkdirat(int dirfd, const char *path, mode_t mode);
 
 /* uco_mkdirat(AT_FDCWD, path, mode): the same contract. */
-UCO_API UCO_MUST_USE int uco_mkdir(const char *path, mode_t mode);
+UCO_MUST_USE
+UCO_API int uco_mkdir(const char *path, mode_t mode);
 
 #ifdef __cplusplus
 }

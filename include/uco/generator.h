@@ -76,7 +76,8 @@ UCO_API int uco_gen_start(uco_gen **out, uco_gen_fn fn, void *arg);
  * top of this file); -EBUSY if another task is waiting in uco_gen_next();
  * -EDEADLK if called by the producer; -EXDEV from another core; -EPERM.
  */
-UCO_API UCO_MUST_USE int uco_gen_next(uco_gen *g, void **value);
+UCO_MUST_USE
+UCO_API int uco_gen_next(uco_gen *g, void **value);
 
 /*
  * Producer side: hand value to the consumer and suspend until it asks for
@@ -85,7 +86,8 @@ UCO_API UCO_MUST_USE int uco_gen_next(uco_gen *g, void **value);
  * scope of the producer expired), -EINVAL (not called by g's producer).
  * The value is handed over even when the call returns an error.
  */
-UCO_API UCO_MUST_USE int uco_gen_yield(uco_gen *g, void *value);
+UCO_MUST_USE
+UCO_API int uco_gen_yield(uco_gen *g, void *value);
 
 /*
  * Close g and free it (call it once for every generator started, even
@@ -99,7 +101,8 @@ UCO_API UCO_MUST_USE int uco_gen_yield(uco_gen *g, void *value);
  * by the producer), -EXDEV (other core) or -EPERM (not in a task), in which
  * cases nothing is done.  NULL is a no-op returning 0.
  */
-UCO_API UCO_MUST_USE int uco_gen_close(uco_gen *g);
+UCO_MUST_USE
+UCO_API int uco_gen_close(uco_gen *g);
 
 /* The producer task (to cancel or name it); valid until uco_gen_close(),
  * and g keeps the reference (do not release it).  Does not suspend. */
@@ -118,7 +121,8 @@ UCO_API bool uco_gen_done(const uco_gen *g);
  * cancel is still pending, the value it gets was produced for that one and
  * `send` is not delivered.
  */
-UCO_API UCO_MUST_USE int uco_gen_send(uco_gen *g, void *send, void **value);
+UCO_MUST_USE
+UCO_API int uco_gen_send(uco_gen *g, void *send, void **value);
 
 /*
  * agen.athrow(err): the producer's pending yield returns err (negative)
@@ -129,15 +133,17 @@ UCO_API UCO_MUST_USE int uco_gen_send(uco_gen *g, void *send, void **value);
  * uco_gen_next() returns, -EINVAL if err is not negative, -EBUSY if a value
  * is already waiting for the consumer (take it first).
  */
-UCO_API UCO_MUST_USE int uco_gen_throw(uco_gen *g, int err, void **value);
+UCO_MUST_USE
+UCO_API int uco_gen_throw(uco_gen *g, int err, void **value);
 
 /*
  * Producer side of asend(): uco_gen_yield(), and on 0 *received gets what
  * the consumer passed to uco_gen_send() (NULL after uco_gen_next()).
  * received NULL: dropped.  Same results as uco_gen_yield().
  */
-UCO_API UCO_MUST_USE int uco_gen_yield_recv(uco_gen *g, void *value,
-					    void **received);
+UCO_MUST_USE
+UCO_API int uco_gen_yield_recv(uco_gen *g, void *value,
+			       void **received);
 
 /* Producer side: the value sent that started the body (the first
  * uco_gen_send()), once; NULL if none.  Does not suspend. */

@@ -37,7 +37,8 @@ UCO_API int uco_group_spawn(uco_group *g, uco_task **out, uco_fn fn, void *arg,
  * -ECANCELED if the caller was cancelled (members are cancelled and joined
  * first), or -ETIMEDOUT if the caller's timeout scope expired (likewise).
  */
-UCO_API UCO_MUST_USE int uco_group_wait(uco_group *g);
+UCO_MUST_USE
+UCO_API int uco_group_wait(uco_group *g);
 
 /* Cancel every member; does not suspend or wait (uco_group_wait() does). */
 UCO_API void uco_group_cancel(uco_group *g);
@@ -67,8 +68,9 @@ UCO_API int uco_group_create_set(uco_group **out);
  * spawn order), or -ECANCELED / -ETIMEDOUT (the members were cancelled and
  * joined; the arrays are still filled); -EINVAL if g is not a set.
  */
-UCO_API UCO_MUST_USE int uco_group_wait_results(uco_group *g, void **results,
-						int *errors);
+UCO_MUST_USE
+UCO_API int uco_group_wait_results(uco_group *g, void **results,
+				   int *errors);
 
 /* Members spawned into the set g so far (0 for a plain group).  Does not
  * suspend. */

@@ -39,7 +39,8 @@ struct addrinfo;
  * (-EAFNOSUPPORT, -EPROTONOSUPPORT, -EMFILE...).  Cancelled or timed out:
  * -ECANCELED / -ETIMEDOUT, or the socket if the kernel had made it.
  */
-UCO_API UCO_MUST_USE int uco_socket(int domain, int type, int protocol);
+UCO_MUST_USE
+UCO_API int uco_socket(int domain, int type, int protocol);
 
 /*
  * connect(2) fd to addr (len bytes).  Suspends until connected or refused.
@@ -48,7 +49,8 @@ UCO_API UCO_MUST_USE int uco_socket(int domain, int type, int protocol);
  * Cancelled or timed out: -ECANCELED / -ETIMEDOUT, and the socket's state
  * is then unknown (a connect may still be in progress): close it.
  */
-UCO_API UCO_MUST_USE int uco_connect(int fd, const struct sockaddr *addr, socklen_t len);
+UCO_MUST_USE
+UCO_API int uco_connect(int fd, const struct sockaddr *addr, socklen_t len);
 
 /*
  * accept4(2) one connection on the listening socket fd.  addr/len may be
@@ -59,7 +61,8 @@ UCO_API UCO_MUST_USE int uco_connect(int fd, const struct sockaddr *addr, sockle
  * Cancelled or timed out: -ECANCELED / -ETIMEDOUT with no connection
  * taken, or the fd of one the kernel had accepted already.
  */
-UCO_API UCO_MUST_USE int uco_accept(int fd, struct sockaddr *addr, socklen_t *len,
+UCO_MUST_USE
+UCO_API int uco_accept(int fd, struct sockaddr *addr, socklen_t *len,
 		       int flags);
 
 /*
@@ -69,7 +72,8 @@ UCO_API UCO_MUST_USE int uco_accept(int fd, struct sockaddr *addr, socklen_t *le
  * MSG_DONTWAIT...).  Cancelled or timed out: -ECANCELED / -ETIMEDOUT with
  * nothing consumed, or the count of bytes already received.
  */
-UCO_API UCO_MUST_USE ssize_t uco_recv(int fd, void *buf, size_t len, int flags);
+UCO_MUST_USE
+UCO_API ssize_t uco_recv(int fd, void *buf, size_t len, int flags);
 
 /*
  * send(2) up to len bytes from buf, with send's flags and MSG_NOSIGNAL.
@@ -78,7 +82,8 @@ UCO_API UCO_MUST_USE ssize_t uco_recv(int fd, void *buf, size_t len, int flags);
  * error (-EPIPE, -ECONNRESET...).  Cancelled or timed out: -ECANCELED /
  * -ETIMEDOUT with nothing sent, or the count of bytes already sent.
  */
-UCO_API UCO_MUST_USE ssize_t uco_send(int fd, const void *buf, size_t len, int flags);
+UCO_MUST_USE
+UCO_API ssize_t uco_send(int fd, const void *buf, size_t len, int flags);
 
 /*
  * Send all len bytes, looping over short sends (uco_send()).  Suspends.
@@ -86,7 +91,8 @@ UCO_API UCO_MUST_USE ssize_t uco_send(int fd, const void *buf, size_t len, int f
  * been sent: the connection is only good for closing).  Cancellation and
  * timeouts stop it the same way: -ECANCELED / -ETIMEDOUT, part sent.
  */
-UCO_API UCO_MUST_USE ssize_t uco_send_all(int fd, const void *buf, size_t len, int flags);
+UCO_MUST_USE
+UCO_API ssize_t uco_send_all(int fd, const void *buf, size_t len, int flags);
 
 /*
  * recvmsg(2) into *msg (its iovecs, name and control buffers, all the
@@ -94,7 +100,8 @@ UCO_API UCO_MUST_USE ssize_t uco_send_all(int fd, const void *buf, size_t len, i
  * Suspends.  Returns the count, 0 at the end of a stream; -EFAULT for a
  * NULL msg; or recvmsg's error.  Cancellation and timeouts as uco_recv().
  */
-UCO_API UCO_MUST_USE ssize_t uco_recvmsg(int fd, struct msghdr *msg, int flags);
+UCO_MUST_USE
+UCO_API ssize_t uco_recvmsg(int fd, struct msghdr *msg, int flags);
 
 /*
  * sendmsg(2) of *msg, with MSG_NOSIGNAL.  Suspends.  Returns the count
@@ -102,7 +109,8 @@ UCO_API UCO_MUST_USE ssize_t uco_recvmsg(int fd, struct msghdr *msg, int flags);
  * datagram too large...).  msg is only read.  Cancellation and timeouts as
  * uco_send().
  */
-UCO_API UCO_MUST_USE ssize_t uco_sendmsg(int fd, const struct msghdr *msg, int flags);
+UCO_MUST_USE
+UCO_API ssize_t uco_sendmsg(int fd, const struct msghdr *msg, int flags);
 
 /*
  * recvfrom(2): uco_recvmsg() of one buffer, the sender's address into
@@ -110,14 +118,16 @@ UCO_API UCO_MUST_USE ssize_t uco_sendmsg(int fd, const struct msghdr *msg, int f
  * updated to the address's length).  Same results, cancellation and
  * timeouts as uco_recvmsg().
  */
-UCO_API UCO_MUST_USE ssize_t uco_recvfrom(int fd, void *buf, size_t len, int flags,
+UCO_MUST_USE
+UCO_API ssize_t uco_recvfrom(int fd, void *buf, size_t len, int flags,
 			     struct sockaddr *from, socklen_t *fromlen);
 
 /*
  * sendto(2): uco_sendmsg() of one buffer to `to` (NULL on a connected
  * socket).  Same results, cancellation and timeouts as uco_sendmsg().
  */
-UCO_API UCO_MUST_USE ssize_t uco_sendto(int fd, const void *buf, size_t len, int flags,
+UCO_MUST_USE
+UCO_API ssize_t uco_sendto(int fd, const void *buf, size_t len, int flags,
 			   const struct sockaddr *to, socklen_t tolen);
 /*
  * Zero-copy send (IORING_OP_SEND_ZC): the kernel sends straight from buf
@@ -129,7 +139,8 @@ UCO_API UCO_MUST_USE ssize_t uco_sendto(int fd, const void *buf, size_t len, int
  * has let go of buf.
  */
 #define UCO_SEND_ZC_MIN (16 * 1024)
-UCO_API UCO_MUST_USE ssize_t uco_send_zc(int fd, const void *buf, size_t len, int flags);
+UCO_MUST_USE
+UCO_API ssize_t uco_send_zc(int fd, const void *buf, size_t len, int flags);
 
 /*
  * shutdown(2) with how SHUT_RD, SHUT_WR or SHUT_RDWR (others: -EINVAL).
@@ -137,7 +148,8 @@ UCO_API UCO_MUST_USE ssize_t uco_send_zc(int fd, const void *buf, size_t len, in
  * timed out: -ECANCELED / -ETIMEDOUT, or 0 if it was done.  Does not close
  * fd.
  */
-UCO_API UCO_MUST_USE int uco_shutdown(int fd, int how);
+UCO_MUST_USE
+UCO_API int uco_shutdown(int fd, int how);
 
 /* --- addresses, listeners, connections ----------------------------------- */
 
@@ -151,7 +163,8 @@ UCO_API UCO_MUST_USE int uco_shutdown(int fd, int how);
  * of a system error (EAI_SYSTEM).  A cancelled or timed-out call returns
  * at once; the lookup finishes on its thread and is freed there.
  */
-UCO_API UCO_MUST_USE int uco_getaddrinfo(const char *host, const char *service,
+UCO_MUST_USE
+UCO_API int uco_getaddrinfo(const char *host, const char *service,
 			    const struct addrinfo *hints,
 			    struct addrinfo **res);
 
@@ -222,12 +235,14 @@ UCO_API int uco_listen_twin(int fd, int backlog);
  * or timed out: -ECANCELED / -ETIMEDOUT at once, with no socket left open
  * (the remaining addresses are not tried).
  */
-UCO_API UCO_MUST_USE int uco_connect_tcp(const char *host, const char *port);
+UCO_MUST_USE
+UCO_API int uco_connect_tcp(const char *host, const char *port);
 
 /* A bound UDP socket (host and port as for uco_listen_tcp()).  Suspends
  * (name resolution).  Returns the fd, the caller's, or an error as
  * uco_listen_tcp() does; cancellation and timeouts likewise. */
-UCO_API UCO_MUST_USE int uco_bind_udp(const char *host, const char *port);
+UCO_MUST_USE
+UCO_API int uco_bind_udp(const char *host, const char *port);
 
 /*
  * Unix stream sockets.  A path starting with '@' is in the abstract
@@ -245,7 +260,8 @@ UCO_API UCO_MUST_USE int uco_bind_udp(const char *host, const char *port);
  * Cancelled or timed out: -ECANCELED / -ETIMEDOUT, no socket left open.
  */
 UCO_API int uco_listen_unix(const char *path, int backlog);
-UCO_API UCO_MUST_USE int uco_connect_unix(const char *path);
+UCO_MUST_USE
+UCO_API int uco_connect_unix(const char *path);
 
 /* The port a socket is bound to (host byte order), or a negative errno
  * (getsockname's; -EAFNOSUPPORT for a socket that is not IPv4 or IPv6).
@@ -281,7 +297,8 @@ UCO_API int uco_acceptor_open(uco_acceptor **out, int listen_fd);
  * -ECANCELED / -ETIMEDOUT, and the multishot stays armed: connections that
  * come meanwhile wait for the next call, none is lost.
  */
-UCO_API UCO_MUST_USE int uco_acceptor_next(uco_acceptor *a);
+UCO_MUST_USE
+UCO_API int uco_acceptor_next(uco_acceptor *a);
 /* Stop accepting: cancels the multishot; connections already accepted but
  * not taken are closed; tasks waiting in uco_acceptor_next() get -EBADF.
  * Does not close listen_fd.  Does not suspend (the acceptor's memory goes
@@ -353,7 +370,8 @@ UCO_API int uco_mrecv_open(uco_mrecv **out, int fd, uco_bufring *br);
  * data that arrives meanwhile is queued for the next call.  Also -EBADF
  * once closed, -EINVAL (NULL), -EXDEV (another core), -EPERM.
  */
-UCO_API UCO_MUST_USE ssize_t uco_mrecv_next(uco_mrecv *r, uco_buf *buf);
+UCO_MUST_USE
+UCO_API ssize_t uco_mrecv_next(uco_mrecv *r, uco_buf *buf);
 /* Give a buffer back to the ring (also allowed after uco_mrecv_close();
  * the receiver is freed once its last buffer is back).  Each buffer
  * exactly once.  Does not suspend. */

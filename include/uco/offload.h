@@ -34,7 +34,8 @@ extern "C" {
  * abandoned calls at shutdown, so a function that never returns keeps
  * uco_run() from returning.
  */
-UCO_API UCO_MUST_USE int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
+UCO_MUST_USE
+UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 			  void (*cleanup)(void *arg, void *result));
 
 /*
@@ -51,9 +52,10 @@ UCO_API UCO_MUST_USE int uco_to_thread(void *(*fn)(void *arg), void *arg, void *
  * with -ECANCELED and fn finishes in the background (its result goes to
  * free_result; arg must stay valid until then, as for uco_to_thread()).
  */
-UCO_API UCO_MUST_USE int uco_spawn_thread(uco_task **out,
-					  void *(*fn)(void *arg), void *arg,
-					  const uco_spawn_opts *opts);
+UCO_MUST_USE
+UCO_API int uco_spawn_thread(uco_task **out,
+			     void *(*fn)(void *arg), void *arg,
+			     const uco_spawn_opts *opts);
 
 #ifdef __cplusplus
 }

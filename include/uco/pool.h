@@ -98,7 +98,8 @@ UCO_API int uco_pool_create(uco_pool **out, const uco_pool_opts *opts);
  * pool is stopping, before or while waiting), -ECANCELED / -ETIMEDOUT
  * (nothing queued), -EINVAL (fn NULL), -ENOMEM, -EXDEV, -EPERM.
  */
-UCO_API UCO_MUST_USE int uco_pool_submit(uco_pool *p, uco_job_fn fn, void *arg,
+UCO_MUST_USE
+UCO_API int uco_pool_submit(uco_pool *p, uco_job_fn fn, void *arg,
 			    uco_job **job);
 
 /* The same without waiting: -EAGAIN when the queue is full.  Does not
@@ -116,7 +117,8 @@ UCO_API uco_job_status uco_job_get_status(const uco_job *j);
  * the caller was); -ETIMEDOUT when it has not finished in time (it goes
  * on) or a timeout scope of the caller expired; -EXDEV, -EPERM.
  */
-UCO_API UCO_MUST_USE int uco_job_wait(uco_job *j, uint64_t timeout_ns, void **result);
+UCO_MUST_USE
+UCO_API int uco_job_wait(uco_job *j, uint64_t timeout_ns, void **result);
 
 /*
  * Cancel j: a queued job ends cancelled at once without running; a running
@@ -138,7 +140,8 @@ UCO_API void uco_pool_get_stats(const uco_pool *p, uco_pool_stats *st);
  * short (and turned into CANCEL); -EXDEV, -EPERM.  Calling it again (or
  * from several tasks) waits the same way; CANCEL after DRAIN cancels.
  */
-UCO_API UCO_MUST_USE int uco_pool_stop(uco_pool *p, uco_pool_stop_mode mode);
+UCO_MUST_USE
+UCO_API int uco_pool_stop(uco_pool *p, uco_pool_stop_mode mode);
 
 /*
  * Free a stopped pool (a pool not stopped aborts with a message).  Job

@@ -86,7 +86,8 @@ UCO_API void uco_queue_free(uco_queue *q);
  * -EXDEV (other core); on every error the item was not put and stays the
  * caller's.
  */
-UCO_API UCO_MUST_USE int uco_queue_put(uco_queue *q, void *item);
+UCO_MUST_USE
+UCO_API int uco_queue_put(uco_queue *q, void *item);
 
 /*
  * Take the next item into *item, waiting while q is empty.  Suspends (only
@@ -95,7 +96,8 @@ UCO_API UCO_MUST_USE int uco_queue_put(uco_queue *q, void *item);
  * -ETIMEDOUT (cancelled or timed out while waiting: nothing taken),
  * -EINVAL (q or item NULL), -EXDEV.
  */
-UCO_API UCO_MUST_USE int uco_queue_get(uco_queue *q, void **item);
+UCO_MUST_USE
+UCO_API int uco_queue_get(uco_queue *q, void **item);
 
 /* Put without waiting: 0, -EAGAIN (full), -ESHUTDOWN, -ENOMEM, -EINVAL,
  * -EXDEV.  Does not suspend. */
@@ -118,7 +120,8 @@ UCO_API int uco_queue_task_done(uco_queue *q);
  * Suspends (returns at once if none is unfinished).  Returns 0,
  * -ECANCELED, -ETIMEDOUT, -EINVAL, -EXDEV.
  */
-UCO_API UCO_MUST_USE int uco_queue_join(uco_queue *q);
+UCO_MUST_USE
+UCO_API int uco_queue_join(uco_queue *q);
 
 /*
  * Shut q down (asyncio's Queue.shutdown): later puts fail with -ESHUTDOWN,

@@ -56,7 +56,8 @@ UCO_API int uco_ratelimit_create(uco_ratelimit **out, uint64_t rate,
  * scope expired, or the injected sleep said so) with nothing taken;
  * -EXDEV, -EPERM.  n == 0 returns 0 at once.
  */
-UCO_API UCO_MUST_USE int uco_ratelimit_acquire(uco_ratelimit *rl, uint64_t n);
+UCO_MUST_USE
+UCO_API int uco_ratelimit_acquire(uco_ratelimit *rl, uint64_t n);
 
 /*
  * Take n tokens if they are there and nobody waits (no jumping the line).

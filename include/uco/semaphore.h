@@ -52,7 +52,8 @@ UCO_API void uco_sem_destroy(uco_sem *s);
  * to wait).  Returns 0, -ECANCELED, -ETIMEDOUT, -EINVAL (s NULL), -EXDEV
  * (other core), -EPERM (would have to wait outside a task).
  */
-UCO_API UCO_MUST_USE int uco_sem_acquire(uco_sem *s);
+UCO_MUST_USE
+UCO_API int uco_sem_acquire(uco_sem *s);
 
 /* Take a permit if one is free: 0, -EAGAIN, -EINVAL, -EXDEV.  Does not
  * suspend. */

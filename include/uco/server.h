@@ -121,7 +121,8 @@ typedef struct uco_server_opts {
  * task), -ECANCELED / -ETIMEDOUT (cut short while resolving)...; nothing is
  * left running on failure.
  */
-UCO_API UCO_MUST_USE int uco_start_server(uco_server **out, const char *host,
+UCO_MUST_USE
+UCO_API int uco_start_server(uco_server **out, const char *host,
 			     const char *port, uco_server_handler handler,
 			     void *arg, const uco_server_opts *opts);
 
@@ -144,7 +145,8 @@ UCO_API int uco_start_unix_server(uco_server **out, const char *path,
  * asyncio, the server is closed (stops accepting) but its connections run
  * on; -EXDEV off home.
  */
-UCO_API UCO_MUST_USE int uco_server_serve_forever(uco_server *srv);
+UCO_MUST_USE
+UCO_API int uco_server_serve_forever(uco_server *srv);
 
 /*
  * Stop accepting on every core; the connections run on.  Does not
@@ -161,7 +163,8 @@ UCO_API int uco_server_close(uco_server *srv);
  * shutdown goes on without it); -EXDEV off home.  Called again with a
  * shorter grace, the earlier deadline wins.
  */
-UCO_API UCO_MUST_USE int uco_server_shutdown(uco_server *srv, uint64_t grace_ns);
+UCO_MUST_USE
+UCO_API int uco_server_shutdown(uco_server *srv, uint64_t grace_ns);
 
 /*
  * Serve until SIGINT or SIGTERM (uco_signal_wait()), then shut down with
@@ -170,7 +173,8 @@ UCO_API UCO_MUST_USE int uco_server_shutdown(uco_server *srv, uint64_t grace_ns)
  * -ECANCELED / -ETIMEDOUT as uco_server_serve_forever() (the server is
  * closed); -EXDEV off home.
  */
-UCO_API UCO_MUST_USE int uco_server_run_until_signal(uco_server *srv, uint64_t grace_ns);
+UCO_MUST_USE
+UCO_API int uco_server_run_until_signal(uco_server *srv, uint64_t grace_ns);
 
 /*
  * Free the server.  Does not suspend.  If it has not stopped yet, it is
@@ -214,10 +218,11 @@ UCO_API void uco_server_stats_get(const uco_server *srv,
  * waiting: the connections are then cancelled by the free); -EINVAL for
  * a NULL srv or body.
  */
-UCO_API UCO_MUST_USE int uco_server_with(uco_server *srv,
-					 int (*body)(uco_server *srv,
+UCO_MUST_USE
+UCO_API int uco_server_with(uco_server *srv,
+			    int (*body)(uco_server *srv,
 						     void *arg),
-					 void *arg);
+			    void *arg);
 
 #ifdef __cplusplus
 }

@@ -71,13 +71,15 @@ UCO_API int uco_stream_open(uco_stream **out, int fd,
  * (UCO_EAI(EAI_NONAME), see uco/error.h), -ENOMEM; -ECANCELED / -ETIMEDOUT
  * when cancelled or timed out, with no socket left open.
  */
-UCO_API UCO_MUST_USE int uco_open_connection(uco_stream **out, const char *host,
+UCO_MUST_USE
+UCO_API int uco_open_connection(uco_stream **out, const char *host,
 				const char *port, const uco_stream_opts *opts);
 
 /* The same over a Unix stream socket (a path starting with '@' is in the
  * abstract namespace; see uco_connect_unix()).  Suspends; the same
  * results, cancellation and timeouts, -ENOENT for no such socket. */
-UCO_API UCO_MUST_USE int uco_open_unix_connection(uco_stream **out, const char *path,
+UCO_MUST_USE
+UCO_API int uco_open_unix_connection(uco_stream **out, const char *path,
 				     const uco_stream_opts *opts);
 
 /* --- reading ------------------------------------------------------------ */
@@ -88,7 +90,8 @@ UCO_API UCO_MUST_USE int uco_open_unix_connection(uco_stream **out, const char *
  * the end of the stream (or for n == 0), or a negative errno
  * (-ECONNRESET...).
  */
-UCO_API UCO_MUST_USE ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n);
+UCO_MUST_USE
+UCO_API ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n);
 
 /*
  * Read exactly n bytes, looping over short reads.  Suspends.  Returns n,
@@ -103,7 +106,8 @@ UCO_API UCO_MUST_USE ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n)
  *           not, the call returns -ENOMEM with the first
  *           uco_stream_partial() bytes of buf consumed.)
  */
-UCO_API UCO_MUST_USE ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n);
+UCO_MUST_USE
+UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n);
 
 /*
  * Read through the next delimiter (dlen bytes, dlen > 0) and copy it,
@@ -119,7 +123,8 @@ UCO_API UCO_MUST_USE ssize_t uco_stream_readexactly(uco_stream *s, void *buf, si
  *           consumed (asyncio's IncompleteReadError);
  *   -EINVAL (dlen == 0), or another error, with nothing consumed.
  */
-UCO_API UCO_MUST_USE ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
+UCO_MUST_USE
+UCO_API ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
 				     size_t dlen, void *buf, size_t cap);
 
 /*
@@ -129,7 +134,8 @@ UCO_API UCO_MUST_USE ssize_t uco_stream_readuntil(uco_stream *s, const void *del
  * readuntil does (asyncio's readline would discard it).  Suspends, and is
  * cut short by cancellation and timeouts, as uco_stream_readuntil().
  */
-UCO_API UCO_MUST_USE ssize_t uco_stream_readline(uco_stream *s, void *buf, size_t cap);
+UCO_MUST_USE
+UCO_API ssize_t uco_stream_readline(uco_stream *s, void *buf, size_t cap);
 
 /*
  * Zero-copy reading.  These wait like their copying cousins but leave the
@@ -174,7 +180,8 @@ UCO_API size_t uco_stream_partial(const uco_stream *s);
  * after uco_stream_write_eof(), or the error an earlier drain met
  * (-EPIPE, -ECONNRESET: the write side is then dead).
  */
-UCO_API UCO_MUST_USE int uco_stream_write(uco_stream *s, const void *buf, size_t n);
+UCO_MUST_USE
+UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n);
 
 /*
  * Send everything buffered (looping over short sends; MSG_NOSIGNAL, so a
@@ -184,7 +191,8 @@ UCO_API UCO_MUST_USE int uco_stream_write(uco_stream *s, const void *buf, size_t
  * a later drain sends each byte exactly once.  -EPIPE / -ECONNRESET (and
  * other socket errors) are sticky: later writes and drains return them.
  */
-UCO_API UCO_MUST_USE int uco_stream_drain(uco_stream *s);
+UCO_MUST_USE
+UCO_API int uco_stream_drain(uco_stream *s);
 
 /*
  * uco_stream_write() then uco_stream_drain(), with the same results — but
@@ -193,7 +201,8 @@ UCO_API UCO_MUST_USE int uco_stream_drain(uco_stream *s);
  * stays written (pending), for the next drain or close, exactly as with
  * write + drain; after a socket error (sticky, as drain's) it is dropped.
  */
-UCO_API UCO_MUST_USE int uco_stream_send(uco_stream *s, const void *buf, size_t n);
+UCO_MUST_USE
+UCO_API int uco_stream_send(uco_stream *s, const void *buf, size_t n);
 
 /* Bytes written but not yet sent.  Does not suspend. */
 UCO_API size_t uco_stream_pending(const uco_stream *s);
@@ -203,7 +212,8 @@ UCO_API size_t uco_stream_pending(const uco_stream *s);
  * the stream while this side can still read its answer.  Suspends.
  * Returns 0 or the error of the drain or the shutdown.
  */
-UCO_API UCO_MUST_USE int uco_stream_write_eof(uco_stream *s);
+UCO_MUST_USE
+UCO_API int uco_stream_write_eof(uco_stream *s);
 
 /* --- closing ------------------------------------------------------------ */
 
@@ -216,7 +226,8 @@ UCO_API UCO_MUST_USE int uco_stream_write_eof(uco_stream *s);
  * -EAGAIN if undrained bytes were dropped, or the sticky write error that
  * kept them from being sent.  The stream is gone either way.  NULL: 0.
  */
-UCO_API UCO_MUST_USE int uco_stream_close(uco_stream *s);
+UCO_MUST_USE
+UCO_API int uco_stream_close(uco_stream *s);
 
 /* Close at once, dropping anything not drained (asyncio's abort()): the
  * socket is closed and the stream freed.  Does not suspend.  NULL: no-op. */
@@ -258,13 +269,15 @@ UCO_API int uco_stream_open_fd(uco_stream **out, int fd,
  *	while ((n = uco_stream_readline(f, line, sizeof line)) > 0)
  *		fwrite(line, 1, (size_t)n, stdout);    // async for line in f
  */
-UCO_API UCO_MUST_USE int uco_stream_open_file(uco_stream **out,
-					      const char *path, int flags,
-					      mode_t mode,
-					      const uco_stream_opts *opts);
+UCO_MUST_USE
+UCO_API int uco_stream_open_file(uco_stream **out,
+				 const char *path, int flags,
+				 mode_t mode,
+				 const uco_stream_opts *opts);
 
 /* aiofiles' flush(): uco_stream_drain() under the name files use. */
-UCO_API UCO_MUST_USE int uco_stream_flush(uco_stream *s);
+UCO_MUST_USE
+UCO_API int uco_stream_flush(uco_stream *s);
 
 /*
  * get_extra_info('peername') / ('sockname'): the address of the socket's
@@ -279,9 +292,10 @@ UCO_API int uco_stream_sockname(const uco_stream *s, char *buf, size_t len);
 
 /* uco_open_connection() with the port as a number (uco_server_port()
  * gives one).  Same results; -EINVAL for a port outside 0..65535. */
-UCO_API UCO_MUST_USE int uco_open_connection_port(uco_stream **out,
-						  const char *host, int port,
-						  const uco_stream_opts *opts);
+UCO_MUST_USE
+UCO_API int uco_open_connection_port(uco_stream **out,
+				     const char *host, int port,
+				     const uco_stream_opts *opts);
 
 #ifdef __cplusplus
 }

@@ -85,7 +85,8 @@ UCO_API int uco_spawn_on(unsigned core, uco_task **out, uco_fn fn, void *arg,
  * of the caller expired; -EDEADLK if t is the caller; -EXDEV if the caller
  * is not on the core that spawned t.
  */
-UCO_API UCO_MUST_USE int uco_join(uco_task *t, void **result);
+UCO_MUST_USE
+UCO_API int uco_join(uco_task *t, void **result);
 
 /* Drop the reference from uco_spawn() (the task runs on).  Does not
  * suspend.  NULL is a no-op. */
@@ -101,7 +102,8 @@ UCO_API int uco_cancel(uco_task *t);
 
 /* Let every other ready task run once, then continue.  Suspends.
  * Returns 0 or -ECANCELED. */
-UCO_API UCO_MUST_USE int uco_yield(void);
+UCO_MUST_USE
+UCO_API int uco_yield(void);
 
 /*
  * End the calling task with an error: `return uco_fail(-EIO);`.  err must be
@@ -182,7 +184,8 @@ UCO_API void uco_tasks_dump(int fd);
  * release, and the runtime frees the task when it ends).  Does not
  * suspend.  Returns 0 or uco_spawn()'s errors.
  */
-UCO_API UCO_MUST_USE int uco_go(uco_fn fn, void *arg);
+UCO_MUST_USE
+UCO_API int uco_go(uco_fn fn, void *arg);
 
 /*
  * End the calling task with error err and a message, printf-style:

@@ -33,10 +33,12 @@ UCO_API uint64_t uco_now(void);
  * -ECANCELED, or -ETIMEDOUT if a timeout scope expires first.  uco_sleep(0)
  * is uco_yield().
  */
-UCO_API UCO_MUST_USE int uco_sleep(uint64_t ns);
+UCO_MUST_USE
+UCO_API int uco_sleep(uint64_t ns);
 
 /* Sleep until the absolute CLOCK_MONOTONIC time `deadline`.  Same results. */
-UCO_API UCO_MUST_USE int uco_sleep_until(uint64_t deadline);
+UCO_MUST_USE
+UCO_API int uco_sleep_until(uint64_t deadline);
 
 /*
  * Order of wake-ups (asyncio's rule): sleeps wait in their loop's timer
@@ -57,7 +59,8 @@ UCO_API UCO_MUST_USE int uco_sleep_until(uint64_t deadline);
  * Submit an IORING_OP_NOP and wait for its completion.  Suspends.  Returns 0
  * or -ECANCELED / -ETIMEDOUT.  Useful to measure the runtime itself.
  */
-UCO_API UCO_MUST_USE int uco_nop(void);
+UCO_MUST_USE
+UCO_API int uco_nop(void);
 
 /*
  * Open a timeout scope that expires ns from now (uco_timeout_at(): at the
@@ -118,7 +121,8 @@ UCO_API uint64_t uco_deadline(void);
  * short).  arg is fn's; a call cut short releases its buffers before it
  * returns.
  */
-UCO_API UCO_MUST_USE int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg);
+UCO_MUST_USE
+UCO_API int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg);
 
 /*
  * asyncio.wait_for(task, timeout): wait up to ns for t to finish.  On expiry
@@ -128,7 +132,8 @@ UCO_API UCO_MUST_USE int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *a
  * cancelled and joined too, and -ECANCELED (-ETIMEDOUT) is returned.
  * Otherwise as uco_join().  Suspends.
  */
-UCO_API UCO_MUST_USE int uco_wait_for_task(uco_task *t, uint64_t ns, void **result);
+UCO_MUST_USE
+UCO_API int uco_wait_for_task(uco_task *t, uint64_t ns, void **result);
 
 /*
  * asyncio.wait_for(coro, timeout) for a task function: spawn fn(arg) as a
@@ -139,8 +144,9 @@ UCO_API UCO_MUST_USE int uco_wait_for_task(uco_task *t, uint64_t ns, void **resu
  * caller was: fn is cancelled and joined too), or uco_spawn()'s errors.
  * *result is NULL on every error.
  */
-UCO_API UCO_MUST_USE int uco_wait_for_fn(uint64_t ns, uco_fn fn, void *arg,
-					 void **result);
+UCO_MUST_USE
+UCO_API int uco_wait_for_fn(uint64_t ns, uco_fn fn, void *arg,
+			    void **result);
 
 #ifdef __cplusplus
 }
