@@ -48,9 +48,13 @@ UCO_API int uco_sleep_until(uint64_t deadline);
  * one batch, earliest deadline first, and they all run before any task
  * they make ready (a permit released, an event set) — so three tasks that
  * slept 1 s under a semaphore of 2 print in asyncio's order: both holders
- * wake and finish before the third starts.  Sleeps due at the same
- * nanosecond wake in no defined order between them.  A sleep never ends
- * before its deadline; how late it ends is the loop's wake-up latency.
+ * wake and finish before the third starts.  A loop with nothing else to do
+ * waits until 200 us past the earliest deadline before it looks, so sleeps
+ * due within 200 us of each other wake together even when they were
+ * started a few microseconds apart.  Sleeps due at the same nanosecond
+ * wake in no defined order between them.  A sleep never ends before its
+ * deadline, and on an idle loop ends about 200 us after it (the kernel's
+ * own timer slack is 50 us); a busy loop looks at every pass.
  * (Should the heap be unable to grow, the sleep falls back to an
  * IORING_OP_TIMEOUT and wakes with its completion.)
  */
