@@ -11,19 +11,18 @@ static void *waiter(void *i)
 	return NULL;
 }
 
-static void *setter(void *arg)
-{
-	UCO_TRY(uco_sleep(10 * UCO_NSEC_PER_MSEC));
-	puts("setting the event");
-	uco_event_set(&event);
-	return arg;
-}
-
 static void *amain(void *arg)
 {
 	UCO_TRY(uco_event_init(&event));
-	UCO_TRY(uco_go(setter, NULL));
-	UCO_TRY(uco_gather_fn(waiter, NULL, 2, NULL, NULL));
+	uco_group *tasks;
+	UCO_TRY(uco_group_create_set(&tasks));
+	for (long i = 0; i < 2; i++)
+		UCO_TRY(uco_group_spawn(tasks, NULL, waiter, (void *)i, NULL));
+	UCO_TRY(uco_sleep(10 * UCO_NSEC_PER_MSEC));
+	puts("setting the event");
+	uco_event_set(&event);
+	UCO_TRY(uco_group_wait_results(tasks, NULL, NULL));
+	uco_group_free(tasks);
 	uco_event_destroy(&event);
 	return arg;
 }
