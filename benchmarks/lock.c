@@ -57,7 +57,7 @@ static void *handoff_task(void *arg)
 		abort();
 	/* Let the other task run and line up (the first task holds the
 	 * lock; the second waits for it). */
-	uco_yield();
+	UCO_IGNORE(uco_yield());
 	for (long i = 0; i < h->n; i++) {
 		if (uco_lock_unlock(h->l) != 0)
 			abort();
@@ -80,7 +80,7 @@ static uint64_t run_handoff(uco_lock *l, long n, long *handoffs)
 		if (uco_spawn(&t[i], handoff_task, &h[i], NULL) != 0)
 			abort();
 	for (int i = 0; i < 2; i++) {
-		uco_join(t[i], NULL);
+		UCO_IGNORE(uco_join(t[i], NULL));
 		uco_task_release(t[i]);
 	}
 	*handoffs = h[0].waited + h[1].waited;
@@ -94,7 +94,7 @@ static void *yield_task(void *arg)
 	long n = *(long *)arg;
 
 	for (long i = 0; i < n; i++)
-		uco_yield();
+		UCO_IGNORE(uco_yield());
 	return NULL;
 }
 
@@ -107,7 +107,7 @@ static uint64_t run_yield_pair(long n)
 		if (uco_spawn(&t[i], yield_task, &n, NULL) != 0)
 			abort();
 	for (int i = 0; i < 2; i++) {
-		uco_join(t[i], NULL);
+		UCO_IGNORE(uco_join(t[i], NULL));
 		uco_task_release(t[i]);
 	}
 	return bench_now() - t0;

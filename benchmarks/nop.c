@@ -31,7 +31,7 @@ static void *bench_main(void *p)
 		uint64_t t0 = bench_now();
 		for (int i = 0; i < TASKS; i++)
 			uco_spawn(&ts[i], worker, (void *)(total / TASKS), NULL);
-		uco_gather(ts, TASKS, NULL, NULL);
+		UCO_IGNORE(uco_gather(ts, TASKS, NULL, NULL));
 		double ns = (double)(bench_now() - t0) / (double)total;
 		for (int i = 0; i < TASKS; i++)
 			uco_task_release(ts[i]);

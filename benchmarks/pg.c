@@ -228,7 +228,8 @@ static void bench_pool(void)
 				if ((r = uco_spawn(&t[i], pool_task, p, NULL)) < 0)
 					die("spawn", r, NULL);
 			for (int i = 0; i < 1000; i++) {
-				uco_join(t[i], NULL);
+				if ((r = uco_join(t[i], NULL)) < 0)
+					die("join", r, NULL);
 				uco_task_release(t[i]);
 			}
 		}

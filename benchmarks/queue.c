@@ -84,7 +84,7 @@ static uint64_t run_pingpong(uco_queue *q, long n)
 	    uco_spawn(&t[1], consumer, &p, NULL) != 0)
 		abort();
 	for (int i = 0; i < 2; i++) {
-		uco_join(t[i], NULL);
+		UCO_IGNORE(uco_join(t[i], NULL));
 		uco_task_release(t[i]);
 	}
 	return bench_now() - t0;
@@ -111,7 +111,7 @@ static void *bench_main(void *p)
 	 * one... and before it, half and half, so pushes and pops walk the
 	 * heap. */
 	for (long i = 0; i < 63; i++)
-		uco_queue_put(qp, (void *)(uintptr_t)(i * 2 * (a->n / 63 + 1)));
+		UCO_IGNORE(uco_queue_put(qp, (void *)(uintptr_t)(i * 2 * (a->n / 63 + 1))));
 	run_put_get(qf, a->n / 10);
 	run_pingpong(q1, a->n / 100);
 	for (int rep = 0; rep < a->reps; rep++) {

@@ -1,7 +1,8 @@
 /*
- * Many tasks asleep at once: N tasks each sleep 1 s (an IORING_OP_TIMEOUT
- * each), spawned together.  Reports the wall time from the first spawn until
- * all are done, and peak RSS per task: (VmHWM after - VmRSS before) / N.
+ * Many tasks asleep at once: N tasks each sleep 1 s (in the loop's timer
+ * heap; an IORING_OP_TIMEOUT each before issue 14), spawned together.
+ * Reports the wall time from the first spawn until all are done, and peak
+ * RSS per task: (VmHWM after - VmRSS before) / N.
  * Each count runs in its own process so peaks do not mix: 100,000 (against
  * asyncio's figure) and, without --quick, 1,000,000 (against Go's).  Like
  * Go with GOMAXPROCS = all CPUs, uco runs a loop per CPU and each spawns

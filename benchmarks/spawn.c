@@ -33,7 +33,7 @@ static void *bench_main(void *p)
 			uco_task *t;
 			if (uco_spawn(&t, empty, NULL, NULL) < 0)
 				abort();
-			uco_join(t, NULL);
+			UCO_IGNORE(uco_join(t, NULL));
 			uco_task_release(t);
 		}
 		double ns = (double)(bench_now() - t0) / (double)a->n;
@@ -45,7 +45,7 @@ static void *bench_main(void *p)
 			if (uco_spawn(&ts[i], empty, NULL, NULL) < 0)
 				abort();
 		for (long i = 0; i < batch; i++) {
-			uco_join(ts[i], NULL);
+			UCO_IGNORE(uco_join(ts[i], NULL));
 			uco_task_release(ts[i]);
 		}
 		ns = (double)(bench_now() - t0) / (double)batch;

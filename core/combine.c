@@ -92,7 +92,7 @@ UCO_API int uco_gather(uco_task *const *tasks, size_t n, void **results,
 	}
 	for (size_t i = 0; i < n; i++) {
 		void *res = NULL;
-		int e = uco_task_outcome(tasks[i], &res);
+		int e = uco_task_outcome(tasks[i], results ? &res : NULL);
 
 		if (results)
 			results[i] = e ? NULL : res;
@@ -248,6 +248,7 @@ struct uco_as_completed {
 	                                  again (woken, not yet resumed) */
 	struct uco__loop *loop;        /* the core of the tasks */
 	bool freed;                    /* freed while a task was inside */
+	size_t last_index;             /* of the task _next() handed back */
 };
 
 static void ac_push(struct uco_as_completed *it, struct ac_link *k)
@@ -386,6 +387,7 @@ UCO_API int uco_as_completed_next(uco_as_completed *it, uco_task **t)
 	if (!it->done_head)
 		it->done_tail = NULL;
 	it->handed++;
+	it->last_index = (size_t)(k - it->links);
 	*t = k->t;
 	return 1;
 }
@@ -417,4 +419,102 @@ UCO_API void uco_as_completed_free(uco_as_completed *it)
 		it->waiter = NULL;
 		uco__wake(w, -EBADF);
 	}
+}
+
+/* ---- the shorter forms (issue 14) ---------------------------------------- */
+
+UCO_API int uco_gather_all(uco_task *const *tasks, size_t n, void **results,
+			   int *errors)
+{
+	int r = uco_gather(tasks, n, results, errors);
+
+	if (r <= 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (tasks[i]->error)
+			return tasks[i]->error;
+	return -EIO; /* not reached: r counts failed tasks */
+}
+
+UCO_API int uco_gather_fn(uco_fn fn, void *const *args, size_t n,
+			  void **results, int *errors)
+{
+	uco_task *one, **tasks;
+	size_t started = 0;
+	int r = 0;
+
+	if (!uco__self())
+		return -EPERM;
+	if (!fn)
+		return -EINVAL;
+	tasks = n > 1 ? uco__alloc(n * sizeof(*tasks)) : &one;
+	if (!tasks)
+		return -ENOMEM;
+	for (; started < n; started++) {
+		void *arg = args ? args[started] : (void *)(uintptr_t)started;
+
+		r = uco_spawn(&tasks[started], fn, arg, NULL);
+		if (r < 0)
+			break;
+	}
+	if (r < 0) {
+		/* Unwind: the ones started go, and nothing is reported. */
+		for (size_t i = 0; i < started; i++)
+			uco_cancel(tasks[i]);
+		wait_all_shielded(tasks, started);
+		for (size_t i = 0; i < n; i++) {
+			if (results)
+				results[i] = NULL;
+			if (errors)
+				errors[i] = r;
+		}
+	} else {
+		r = uco_gather_all(tasks, n, results, errors);
+	}
+	for (size_t i = 0; i < started; i++)
+		uco_task_release(tasks[i]);
+	if (tasks != &one)
+		uco__free(tasks, n * sizeof(*tasks));
+	return r;
+}
+
+UCO_API int uco_wait_split(uco_task *const *tasks, size_t n,
+			   uco_wait_mode mode, uint64_t timeout_ns,
+			   uco_task **done, uco_task **pending,
+			   size_t *npending)
+{
+	int r = uco_wait(tasks, n, mode, timeout_ns);
+	size_t d = 0, p = 0;
+
+	if (npending)
+		*npending = 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if (tasks[i]->finished) {
+			if (done)
+				done[d] = tasks[i];
+			d++;
+		} else {
+			if (pending)
+				pending[p] = tasks[i];
+			p++;
+		}
+	}
+	if (npending)
+		*npending = p;
+	return (int)d;
+}
+
+UCO_API int uco_as_completed_next_index(uco_as_completed *it, uco_task **t,
+					size_t *index)
+{
+	uco_task *got;
+	int r = uco_as_completed_next(it, &got);
+
+	if (t)
+		*t = got;
+	if (r == 1 && index)
+		*index = it->last_index;
+	return r;
 }

@@ -21,6 +21,11 @@ struct uco_group {
 	bool freed;                /* uco_group_free() called while members lived */
 	unsigned nwaiting;         /* tasks inside uco_group_wait() */
 	struct uco__waitq waiters; /* tasks in uco_group_wait() */
+	/* uco_group_create_set(): failures do not cancel the others, and
+	 * every member's handle is kept here, in spawn order, until free. */
+	bool set;
+	uco_task **kept;
+	size_t nkept, capkept;
 };
 
 UCO_API int uco_group_create(uco_group **out)
@@ -58,9 +63,25 @@ UCO_API int uco_group_spawn(uco_group *g, uco_task **out, uco_fn fn, void *arg,
 		*out = NULL;
 	if (g->error || g->cancelled || g->freed)
 		return -ECANCELED;
+	if (g->set && g->nkept == g->capkept) {
+		size_t ncap = g->capkept ? 2 * g->capkept : 8;
+		uco_task **k = uco__alloc(ncap * sizeof(*k));
+
+		if (!k)
+			return -ENOMEM;
+		for (size_t i = 0; i < g->nkept; i++)
+			k[i] = g->kept[i];
+		uco__free(g->kept, g->capkept * sizeof(*k));
+		g->kept = k;
+		g->capkept = ncap;
+	}
 	r = uco_spawn(&t, fn, arg, opts);
 	if (r < 0)
 		return r;
+	if (g->set) {
+		t->refs++;
+		g->kept[g->nkept++] = t;
+	}
 	/* The reference from uco_spawn() is the group's. */
 	t->group = g;
 	uco__list_add_tail(&g->members, &t->group_node);
@@ -77,8 +98,9 @@ void uco__group_member_done(uco_group *g, struct uco_task *t)
 	uco__list_del(&t->group_node);
 	t->group = NULL;
 	g->nlive--;
-	/* A member that was cancelled is not a failure of its own. */
-	if (t->error && t->error != -ECANCELED && !g->error) {
+	/* A member that was cancelled is not a failure of its own; in a
+	 * set, no failure cancels the others. */
+	if (t->error && t->error != -ECANCELED && !g->error && !g->set) {
 		g->error = t->error;
 		uco_group_cancel(g);
 	}
@@ -136,10 +158,61 @@ UCO_API void uco_group_free(uco_group *g)
 {
 	if (!g)
 		return;
+	if (g->kept) {
+		for (size_t i = 0; i < g->nkept; i++)
+			uco_task_release(g->kept[i]);
+		uco__free(g->kept, g->capkept * sizeof(*g->kept));
+		g->kept = NULL;
+		g->nkept = g->capkept = 0;
+	}
 	if (g->nlive == 0 && g->nwaiting == 0) {
 		uco__free(g, sizeof(*g));
 		return;
 	}
 	uco_group_cancel(g);
 	g->freed = true;
+}
+
+/* ---- task sets (issue 14) -------------------------------------------------- */
+
+UCO_API int uco_group_create_set(uco_group **out)
+{
+	int r = uco_group_create(out);
+
+	if (r == 0)
+		(*out)->set = true;
+	return r;
+}
+
+UCO_API int uco_group_wait_results(uco_group *g, void **results, int *errors)
+{
+	int r, first = 0;
+
+	if (!g || !g->set)
+		return -EINVAL;
+	r = uco_group_wait(g);
+	for (size_t i = 0; i < g->nkept; i++) {
+		void *res = NULL;
+		int e = uco_task_outcome(g->kept[i], results ? &res : NULL);
+
+		if (e == -EAGAIN)
+			e = r < 0 ? r : -EAGAIN; /* not reached: all joined */
+		if (results)
+			results[i] = e ? NULL : res;
+		if (errors)
+			errors[i] = e;
+		if (e && !first)
+			first = e;
+	}
+	return r < 0 ? r : first;
+}
+
+UCO_API size_t uco_group_size(const uco_group *g)
+{
+	return g && g->set ? g->nkept : 0;
+}
+
+UCO_API uco_task *uco_group_task(const uco_group *g, size_t i)
+{
+	return g && g->set && i < g->nkept ? g->kept[i] : NULL;
 }

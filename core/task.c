@@ -159,10 +159,11 @@ static int task_new(struct uco__loop *home, struct uco__loop *runner,
 	t->locals = NULL;
 	t->group = NULL;
 	t->name[0] = '\0';
-	if (opts && opts->name) {
-		strncpy(t->name, opts->name, sizeof(t->name) - 1);
-		t->name[sizeof(t->name) - 1] = '\0';
-	}
+	if (opts && opts->name)
+		uco__task_name_copy(t->name, sizeof(t->name), opts->name);
+	t->free_result = opts ? opts->free_result : NULL;
+	t->errmsg = NULL;
+	t->result_taken = false;
 	t->loop = runner;
 	t->home = home;
 	t->stack = st;
@@ -317,6 +318,7 @@ void uco__task_unref(struct uco_task *t)
 {
 	if (--t->refs > 0)
 		return;
+	uco__task_free_extras(t);
 	uco__local_release(t->locals);
 	t->locals = NULL;
 	uco__stack_put(&t->home->stacks, t->stack);
@@ -350,8 +352,10 @@ UCO_API int uco_task_outcome(const uco_task *t, void **result)
 		return -EAGAIN;
 	if (t->error)
 		return t->error;
-	if (result)
+	if (result) {
 		*result = t->result;
+		((struct uco_task *)t)->result_taken = true;
+	}
 	return 0;
 }
 

@@ -84,6 +84,11 @@ struct uco_task {
 	struct uco__node group_node;    /* on its group's member list */
 	struct uco_group *group;
 	char name[32];
+
+	/* spawn_ext.c: results nobody took, and error messages. */
+	void (*free_result)(void *result); /* uco_spawn_opts.free_result */
+	char *errmsg;                   /* uco_fail_msg()'s text, or NULL */
+	bool result_taken;              /* the result was handed out */
 };
 
 _Static_assert(UCO_TIMEOUT_DEPTH <= 8, "deadlines_cut has a bit per scope");
@@ -200,6 +205,14 @@ void uco__task_exited(struct uco__loop *l, struct uco_task *t);
 
 /* One line describing t, for dumps. */
 void uco__task_describe(const struct uco_task *t, char *buf, size_t len);
+
+/* spawn_ext.c: copy a task name into dst[size], cut on a UTF-8
+ * character boundary. */
+void uco__task_name_copy(char *dst, size_t size, const char *name);
+
+/* spawn_ext.c: free what the record owns beyond its stack (an untaken
+ * result through free_result, the error message); at the last unref. */
+void uco__task_free_extras(struct uco_task *t);
 
 /* Cancel every task of the calling loop (shutdown). */
 void uco__cancel_all(struct uco__loop *l);

@@ -20,7 +20,9 @@ UCO_API uint64_t uco_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-UCO_API int uco_sleep_until(uint64_t deadline)
+/* The sleep as an IORING_OP_TIMEOUT: what uco_sleep_until() falls back to
+ * when the timer heap cannot grow. */
+static int sleep_op(uint64_t deadline)
 {
 	struct uco__op op;
 	struct io_uring_sqe *sqe;
@@ -47,6 +49,32 @@ UCO_API int uco_sleep_until(uint64_t deadline)
 	if (r == -ETIME)
 		return by_scope ? uco__timed_out(op.task) : 0;
 	return r;
+}
+
+static void sleep_unlink(void *ctx)
+{
+	(void)ctx; /* a sleep is linked on nothing but the timer heap */
+}
+
+/*
+ * Sleeps wait in the loop's timer heap (no SQE each), so every sleep
+ * whose deadline has passed when the loop looks at its timers wakes in
+ * that one pass, in deadline order, before any of them runs (time.h).
+ */
+UCO_API int uco_sleep_until(uint64_t deadline)
+{
+	struct uco_task *t = uco__self();
+	int r;
+
+	if (!t)
+		return -EPERM;
+	r = uco__block_until(sleep_unlink, NULL, "sleep", deadline);
+	if (r == -ENOMEM)
+		return sleep_op(deadline);
+	if (r != -ETIMEDOUT)
+		return r;
+	/* The heap fired: a scope's deadline, or only the sleep's own. */
+	return uco_now() >= uco__task_deadline(t) ? uco__timed_out(t) : 0;
 }
 
 UCO_API int uco_sleep(uint64_t ns)

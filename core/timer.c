@@ -92,7 +92,13 @@ void uco__timer_disarm(struct uco__timers *h, struct uco_task *t)
 
 uint64_t uco__timers_next(const struct uco__timers *h)
 {
-	return h->len ? h->heap[1]->wake_at : UINT64_MAX;
+	uint64_t at = h->len ? h->heap[1]->wake_at : UINT64_MAX;
+
+	/* Batching (uco/time.h, "Order of wake-ups"): an idle loop waits
+	 * UCO_TIMER_BATCH_NS past the earliest deadline, so the deadlines
+	 * that follow it closely fire in the same pass. */
+	return at < UINT64_MAX - UCO_TIMER_BATCH_NS ? at + UCO_TIMER_BATCH_NS
+						    : at;
 }
 
 unsigned uco__timers_fire(struct uco__timers *h, uint64_t now)

@@ -27,7 +27,12 @@ void uco__timers_term(struct uco__timers *h);
 int uco__timer_arm(struct uco__timers *h, struct uco_task *t, uint64_t at);
 void uco__timer_disarm(struct uco__timers *h, struct uco_task *t);
 
-/* Earliest deadline, UINT64_MAX if none. */
+/* How long past the earliest deadline an idle loop waits, so that the
+ * deadlines close behind it fire in the same pass (uco/time.h). */
+#define UCO_TIMER_BATCH_NS 200000ull
+
+/* Earliest deadline plus UCO_TIMER_BATCH_NS (the time to wake the loop),
+ * UINT64_MAX if none. */
 uint64_t uco__timers_next(const struct uco__timers *h);
 
 /* Interrupt every task whose deadline is <= now.  Returns how many. */

@@ -92,3 +92,35 @@ size_t uco__waitq_wake_all(struct uco__waitq *q, int res)
 	}
 	return count;
 }
+
+/* ---- a wait that also ends at a time (uco_sleep: issue 14) ---------------- */
+
+int uco__block_until(void (*interrupt)(void *ctx), void *ctx,
+		     const char *what, uint64_t at)
+{
+	struct uco_task *t;
+	uint64_t scope;
+	int r = uco__enter_check(&t);
+
+	if (r < 0) {
+		if (t) {
+			interrupt(ctx);
+			r = uco__refuse(t, r);
+		}
+		return r;
+	}
+	scope = uco__task_deadline(t);
+	if (uco__timer_arm(&t->loop->timers, t, scope < at ? scope : at) < 0) {
+		interrupt(ctx);
+		return -ENOMEM;
+	}
+	t->wait_kind = UCO_WAIT_OBJECT;
+	t->wait_interrupt = interrupt;
+	t->wait_ctx = ctx;
+	t->wait_what = what;
+	t->state = UCO_TASK_WAITING;
+	r = uco__suspend(t);
+	if (r == -ETIMEDOUT && scope <= at)
+		uco__timed_out(t);
+	return r;
+}

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "list.h"
 
@@ -50,6 +51,16 @@ static inline bool uco__waitq_empty(const struct uco__waitq *q)
  * -EPERM.  Honours the task's timeout scopes.
  */
 int uco__block(void (*interrupt)(void *ctx), void *ctx, const char *what);
+
+/*
+ * uco__block() that also ends at `at` (absolute CLOCK_MONOTONIC ns) with
+ * -ETIMEDOUT, through the loop's timer heap (no SQE): uco_sleep().  Scopes
+ * are honoured as by uco__block() and marked cut short only if one of
+ * theirs had passed.  -ENOMEM if the heap cannot grow (nothing linked is
+ * touched: interrupt(ctx) has been called).
+ */
+int uco__block_until(void (*interrupt)(void *ctx), void *ctx,
+		     const char *what, uint64_t at);
 
 /* Wake a task blocked in uco__block() with res (same loop only). */
 void uco__wake(struct uco_task *t, int res);

@@ -594,7 +594,7 @@ UCO_API int uco_server_run_until_signal(uco_server *srv, uint64_t grace_ns)
 	/* The watcher's frame points at w: see it gone before returning. */
 	uco_shield_begin();
 	uco_cancel(t);
-	uco_join(t, NULL);
+	UCO_IGNORE(uco_join(t, NULL));
 	uco_shield_end();
 	uco_task_release(t);
 	if (r < 0) {

@@ -43,6 +43,8 @@ void uco__stream_init(struct uco_stream *s, int fd,
 	if (s->rsize < MIN_READ_SIZE)
 		s->rsize = MIN_READ_SIZE;
 	s->rmax = max_sz(s->limit, s->rsize);
+	s->io = &uco__stream_socket_io;
+	s->roff = s->woff = -1;
 }
 
 UCO_API int uco_stream_open(uco_stream **out, int fd,
@@ -166,7 +168,7 @@ static ssize_t srecv(struct uco_stream *s, void *buf, size_t len, bool have)
 	int scope;
 
 	if (have ? !s->read_ns : !s->idle_ns)
-		return uco_recv(s->fd, buf, len, 0);
+		return s->io->recv(s, buf, len);
 	now = uco_now();
 	if (have) {
 		if (!s->read_deadline)
@@ -176,11 +178,11 @@ static ssize_t srecv(struct uco_stream *s, void *buf, size_t len, bool have)
 		dl = after(now, s->idle_ns);
 	}
 	if (uco_deadline() <= dl)
-		return uco_recv(s->fd, buf, len, 0); /* the caller's is nearer */
+		return s->io->recv(s, buf, len); /* the caller's is nearer */
 	scope = uco_timeout_at(dl);
 	if (scope < 0)
 		return scope;
-	r = uco_recv(s->fd, buf, len, 0);
+	r = s->io->recv(s, buf, len);
 	uco_timeout_end(scope);
 	if (r == -ETIMEDOUT && uco_now() >= dl)
 		s->rtimedout = true;
@@ -554,8 +556,8 @@ UCO_API int uco_stream_drain(uco_stream *s)
 	if (s->werr)
 		return s->werr;
 	while (s->whead < s->wtail) {
-		ssize_t n = uco_send(s->fd, s->wbuf + s->whead,
-				     s->wtail - s->whead, 0);
+		ssize_t n = s->io->send(s, s->wbuf + s->whead,
+					s->wtail - s->whead);
 		if (n < 0) {
 			if (!transient((int)n))
 				s->werr = (int)n;
@@ -591,8 +593,8 @@ UCO_API int uco_stream_send(uco_stream *s, const void *buf, size_t n)
 		return r < 0 ? r : uco_stream_drain(s);
 	}
 	while (done < n) {
-		ssize_t k = uco_send(s->fd, (const char *)buf + done, n - done,
-				     0);
+		ssize_t k = s->io->send(s, (const char *)buf + done,
+					n - done);
 		if (k < 0) {
 			if (!transient((int)k)) {
 				s->werr = (int)k;
@@ -625,7 +627,7 @@ UCO_API int uco_stream_write_eof(uco_stream *s)
 	r = uco_stream_drain(s);
 	if (r < 0)
 		return r;
-	r = uco_shutdown(s->fd, SHUT_WR);
+	r = s->io->shutdown_wr(s);
 	if (r == 0)
 		s->wshut = true;
 	return r;
@@ -644,10 +646,10 @@ int uco__stream_release(struct uco_stream *s, bool flush)
 		if (s->werr) {
 			r = s->werr;
 		} else {
-			ssize_t n = send(s->fd, s->wbuf + s->whead, pending,
-					 MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-				r = -errno;
+			ssize_t n = s->io->send_now(s, s->wbuf + s->whead,
+						    pending);
+			if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK)
+				r = (int)n;
 			else if (n < 0 || (size_t)n < pending)
 				r = -EAGAIN;
 		}
@@ -688,3 +690,35 @@ UCO_API int uco_stream_fd(const uco_stream *s)
 {
 	return s ? s->fd : -EINVAL;
 }
+
+/* ---- the socket transport ---------------------------------------------- */
+
+static ssize_t sock_recv(struct uco_stream *s, void *buf, size_t len)
+{
+	return uco_recv(s->fd, buf, len, 0);
+}
+
+static ssize_t sock_send(struct uco_stream *s, const void *buf, size_t len)
+{
+	return uco_send(s->fd, buf, len, 0);
+}
+
+static ssize_t sock_send_now(struct uco_stream *s, const void *buf,
+			     size_t len)
+{
+	ssize_t n = send(s->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	return n < 0 ? -errno : n;
+}
+
+static int sock_shutdown_wr(struct uco_stream *s)
+{
+	return uco_shutdown(s->fd, SHUT_WR);
+}
+
+const struct uco__stream_io uco__stream_socket_io = {
+	.recv = sock_recv,
+	.send = sock_send,
+	.send_now = sock_send_now,
+	.shutdown_wr = sock_shutdown_wr,
+};

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <uco/stream.h>
 
@@ -40,7 +41,32 @@ struct uco_stream {
 	uint64_t idle_ns, read_ns;
 	uint64_t read_deadline;
 	bool rtimedout;
+
+	/* How bytes move (the transport): sockets by default; files and
+	 * pipes in stream_file.c.  roff / woff: a regular file's read and
+	 * write offsets (-1 for the fd's own position: pipes, ttys). */
+	const struct uco__stream_io *io;
+	int64_t roff, woff;
 };
+
+/*
+ * A stream's transport: what the buffered reader and writer call to move
+ * bytes.  recv and send suspend (through the op layer) and return a count
+ * or a negative errno (recv: 0 at the end); send_now never suspends and
+ * sends what it can (-EAGAIN if nothing); shutdown_wr half-closes (may
+ * suspend).
+ */
+struct uco__stream_io {
+	ssize_t (*recv)(struct uco_stream *s, void *buf, size_t len);
+	ssize_t (*send)(struct uco_stream *s, const void *buf, size_t len);
+	ssize_t (*send_now)(struct uco_stream *s, const void *buf, size_t len);
+	int (*shutdown_wr)(struct uco_stream *s);
+};
+
+/* The socket transport (stream.c) and the file / pipe one
+ * (stream_file.c). */
+extern const struct uco__stream_io uco__stream_socket_io;
+extern const struct uco__stream_io uco__stream_file_io;
 
 /* Set up s over fd (nothing allocated yet). */
 void uco__stream_init(struct uco_stream *s, int fd,

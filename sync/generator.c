@@ -34,6 +34,8 @@ struct uco_gen {
 	void *value;
 	int result;                /* the producer's: 0 or its failure */
 	bool want, have, closing, done;
+	void *sent;                /* uco_gen_send()'s value, for the yield */
+	int thrown;                /* uco_gen_throw()'s error, for the yield */
 };
 
 static void *gen_main(void *arg)
@@ -45,8 +47,14 @@ static void *gen_main(void *arg)
 	 * first uco_gen_next(), and nothing at all if closed first. */
 	while (r == 0 && !g->want && !g->closing)
 		r = uco__waitq_wait(&g->producer, "generator start");
-	if (r == 0 && !g->closing)
+	if (r == 0 && g->thrown) {
+		/* athrow() before the start: the body never runs and the
+		 * error is its outcome. */
+		r = g->thrown;
+		g->thrown = 0;
+	} else if (r == 0 && !g->closing) {
 		r = g->fn(g, g->arg);
+	}
 	g->result = r < 0 ? r : 0;
 	g->done = true;
 	uco__waitq_wake_all(&g->consumer, 0);
@@ -141,7 +149,14 @@ UCO_API int uco_gen_yield(uco_gen *g, void *value)
 		r = uco__waitq_wait(&g->producer, "generator yield");
 	if (r < 0)
 		return r;
-	return g->closing ? -EPIPE : 0;
+	if (g->closing)
+		return -EPIPE;
+	if (g->thrown) {
+		r = g->thrown;
+		g->thrown = 0;
+		return r;
+	}
+	return 0;
 }
 
 UCO_API int uco_gen_close(uco_gen *g)
@@ -168,7 +183,7 @@ UCO_API int uco_gen_close(uco_gen *g)
 		}
 	}
 	uco__cleanup_begin(&c);
-	uco_join(g->task, NULL);
+	UCO_IGNORE(uco_join(g->task, NULL));
 	uco__cleanup_end(&c);
 	r = g->result;
 	if (r == -EPIPE || (cancelled && r == -ECANCELED))
@@ -189,4 +204,51 @@ UCO_API uco_task *uco_gen_task(const uco_gen *g)
 UCO_API bool uco_gen_done(const uco_gen *g)
 {
 	return g->done;
+}
+
+/* ---- asend / athrow (issue 14) -------------------------------------------- */
+
+UCO_API int uco_gen_send(uco_gen *g, void *send, void **value)
+{
+	int r = consumer_check(g);
+
+	if (r < 0)
+		return r;
+	if (!g->want && !g->have && !g->done)
+		g->sent = send;
+	return uco_gen_next(g, value);
+}
+
+UCO_API int uco_gen_throw(uco_gen *g, int err, void **value)
+{
+	int r = consumer_check(g);
+
+	if (r < 0)
+		return r;
+	if (err >= 0)
+		return -EINVAL;
+	if (!g->want && !g->have && !g->done && !g->closing)
+		g->thrown = err;
+	else if (g->have)
+		return -EBUSY; /* a value is waiting: take it first */
+	return uco_gen_next(g, value);
+}
+
+UCO_API int uco_gen_yield_recv(uco_gen *g, void *value, void **received)
+{
+	int r = uco_gen_yield(g, value);
+
+	if (received)
+		*received = r == 0 ? g->sent : NULL;
+	if (r == 0)
+		g->sent = NULL;
+	return r;
+}
+
+UCO_API void *uco_gen_received(uco_gen *g)
+{
+	void *v = g->sent;
+
+	g->sent = NULL;
+	return v;
 }

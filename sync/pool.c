@@ -139,7 +139,7 @@ static void run_job(uco_pool *p, uco_job *j)
 
 			uco_cancel(j->task);
 			uco__cleanup_begin(&c);
-			uco_join(j->task, NULL);
+			UCO_IGNORE(uco_join(j->task, NULL));
 			uco__cleanup_end(&c);
 		}
 		uco_task_release(j->task);

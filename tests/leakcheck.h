@@ -104,7 +104,7 @@ static void *lc_warm_job(void *arg)
 
 static void *lc_warm_task(void *arg)
 {
-	uco_to_thread(lc_warm_job, arg, NULL, NULL);
+	UCO_IGNORE(uco_to_thread(lc_warm_job, arg, NULL, NULL));
 	return NULL;
 }
 
@@ -122,7 +122,7 @@ static void lc_nothing(void *arg)
 		if (uco_spawn(&t[i], lc_warm_task, &w, NULL) < 0)
 			abort();
 	for (unsigned i = 0; i < n; i++) {
-		uco_join(t[i], NULL);
+		UCO_IGNORE(uco_join(t[i], NULL));
 		uco_task_release(t[i]);
 	}
 	pthread_barrier_destroy(&w.all_started);

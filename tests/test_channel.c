@@ -605,7 +605,7 @@ static void *closer_task(void *arg)
 	struct closer *c = arg;
 
 	if (c->after)
-		uco_sleep(c->after);
+		UCO_IGNORE(uco_sleep(c->after));
 	c->r = uco_channel_close(c->ch);
 	return NULL;
 }

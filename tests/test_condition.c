@@ -39,7 +39,7 @@ static void *cw_task(void *arg)
 		ck_assert_int_eq(++*w->inside, 1);
 	if (w->seq)
 		w->rank = (*w->seq)++;
-	uco_yield(); /* hold it a little: nobody else may get in */
+	UCO_IGNORE(uco_yield()); /* hold it a little: nobody else may get in */
 	if (w->inside)
 		--*w->inside;
 	ck_assert_int_eq(uco_lock_unlock(l), 0);
@@ -66,7 +66,7 @@ static void body_notify(void *arg)
 	ck_assert_int_eq(uco_cond_notify(&c, 2), 2);
 	ck_assert_int_eq(uco_lock_unlock(l), 0);
 	for (int i = 0; i < 4; i++)
-		uco_yield();
+		UCO_IGNORE(uco_yield());
 	ck_assert_int_eq(seq, 2);
 	ck_assert_int_eq(uco_lock_lock(l), 0);
 	ck_assert_int_eq(uco_cond_notify(&c, 0), 0);
@@ -111,7 +111,7 @@ static void body_cancelled_waiter(void *arg)
 	ck_assert_int_eq(uco_join(t[0], NULL), 0);
 	ck_assert_int_eq(w[0].r, -ECANCELED);
 	ck_assert(w[0].held_after);
-	uco_lock_lock(&lock);
+	ck_assert_int_eq(uco_lock_lock(&lock), 0);
 	ck_assert_int_eq(uco_cond_notify(&c, 1), 1); /* reaches t[1] */
 	ck_assert_int_eq(uco_cancel(t[1]), 0);       /* after its notify */
 	uco_lock_unlock(&lock);
@@ -119,7 +119,7 @@ static void body_cancelled_waiter(void *arg)
 	ck_assert_int_eq(w[1].r, 0);
 	ck_assert(w[1].held_after);
 	ck_assert_int_eq(w[2].r, 1); /* still waiting */
-	uco_lock_lock(&lock);
+	ck_assert_int_eq(uco_lock_lock(&lock), 0);
 	ck_assert_int_eq(uco_cond_notify(&c, 5), 1);
 	uco_lock_unlock(&lock);
 	ck_assert_int_eq(uco_join(t[2], NULL), 0);
@@ -266,7 +266,7 @@ static void *bump_task(void *arg)
 			k->woke[i] = uco_cond_notify_all(k->c);
 		}
 		ck_assert_int_eq(r, 0);
-		uco_yield();
+		UCO_IGNORE(uco_yield());
 	}
 	return NULL;
 }
@@ -348,7 +348,7 @@ static void body_bad_args(void *arg)
 	ck_assert_int_eq(uco_cond_wait_for(&c, enough, NULL), -EPERM);
 	ck_assert_int_eq(uco_cond_notify(&c, 1), -EPERM);
 	ck_assert_int_eq(uco_cond_notify_all(&c), -EPERM);
-	uco_lock_lock(uco_cond_lock(&c));
+	ck_assert_int_eq(uco_lock_lock(uco_cond_lock(&c)), 0);
 	ck_assert_int_eq(uco_cond_wait_for(&c, NULL, NULL), -EINVAL);
 	uco_lock_unlock(uco_cond_lock(&c));
 	uco_cond_destroy(&c);
@@ -379,7 +379,7 @@ static void body_cross_core(void *arg)
 	uco_task *t;
 
 	uco_cond_init(&c, NULL);
-	uco_lock_lock(uco_cond_lock(&c));
+	ck_assert_int_eq(uco_lock_lock(uco_cond_lock(&c)), 0);
 	ck_assert_int_eq(uco_spawn_on(1, &t, other_core, &c, NULL), 0);
 	ck_assert_int_eq(uco_join(t, NULL), 0);
 	uco_task_release(t);

@@ -45,7 +45,7 @@ static int producer(uco_gen *g, void *arg)
 			p->yield_r = r;
 			/* Clean up, suspending, as a producer may. */
 			uco_shield_begin();
-			uco_sleep(MS);
+			UCO_IGNORE(uco_sleep(MS));
 			uco_shield_end();
 			p->cleaned_up = true;
 			if (r == -EPIPE && p->fail_on_close)

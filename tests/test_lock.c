@@ -112,7 +112,7 @@ static void body_no_barging(void *arg)
 	int seq = 0;
 
 	uco_lock_init(&l);
-	uco_lock_lock(&l);
+	ck_assert_int_eq(uco_lock_lock(&l), 0);
 	k = (struct locker){ .l = &l, .hold = 2, .seq = &seq };
 	TH_SPAWN_WAITERS(&k, &t, 1, locker_task);
 	ck_assert_int_eq(uco_lock_unlock(&l), 0);
@@ -145,7 +145,7 @@ static void body_cancelled_waiter(void *arg)
 	int seq = 0;
 
 	uco_lock_init(&l);
-	uco_lock_lock(&l);
+	ck_assert_int_eq(uco_lock_lock(&l), 0);
 	for (int i = 0; i < N; i++)
 		k[i] = (struct locker){ .l = &l, .hold = 1, .seq = &seq };
 	TH_SPAWN_WAITERS(k, t, N, locker_task);
@@ -182,7 +182,7 @@ static void body_cancel_after_handoff(void *arg)
 	uco_lock l;
 
 	uco_lock_init(&l);
-	uco_lock_lock(&l);
+	ck_assert_int_eq(uco_lock_lock(&l), 0);
 	k = (struct locker){ .l = &l, .hold = 5 };
 	TH_SPAWN_WAITERS(&k, &t, 1, locker_task);
 	ck_assert_int_eq(uco_lock_unlock(&l), 0);
@@ -215,7 +215,7 @@ static void body_timeouts(void *arg)
 	int s, seq = 0;
 
 	uco_lock_init(&l);
-	uco_lock_lock(&l);
+	ck_assert_int_eq(uco_lock_lock(&l), 0);
 	ck_assert_int_eq(uco_wait_for(2 * MS, lock_fn, &l), -ETIMEDOUT);
 	s = uco_timeout_begin(2 * MS);
 	ck_assert_int_eq(uco_lock_lock(&l), -ETIMEDOUT);
@@ -320,7 +320,7 @@ static void body_random_cancel(void *arg)
 		int i = (int)((seed >> 16) % W);
 		if ((seed >> 8) % 2)
 			uco_cancel(t[i]);
-		uco_yield();
+		UCO_IGNORE(uco_yield());
 		for (i = 0; i < W; i++) {
 			if (!uco_task_done(t[i]))
 				continue;
@@ -419,7 +419,7 @@ static void body_with_lock(void *arg)
 	ck_assert(!uco_lock_locked(&a));
 
 	/* Failure: the body is skipped and r says why. */
-	uco_lock_lock(&a);
+	ck_assert_int_eq(uco_lock_lock(&a), 0);
 	int s = uco_timeout_begin(1 * MS);
 	runs = 0;
 	UCO_WITH_LOCK(&a, r) {
@@ -480,7 +480,7 @@ static void body_cross_core(void *arg)
 	uco_task *t;
 
 	uco_lock_init(&l);
-	uco_lock_lock(&l);
+	ck_assert_int_eq(uco_lock_lock(&l), 0);
 	ck_assert_int_eq(uco_spawn_on(1, &t, other_core, &l, NULL), 0);
 	ck_assert_int_eq(uco_join(t, NULL), 0);
 	uco_task_release(t);
@@ -506,7 +506,7 @@ static void body_destroy_with_waiter(void *arg)
 	uco_lock l;
 
 	uco_lock_init(&l);
-	uco_lock_lock(&l);
+	ck_assert_int_eq(uco_lock_lock(&l), 0);
 	k = (struct locker){ .l = &l };
 	TH_SPAWN_WAITERS(&k, &t, 1, locker_task);
 	uco_lock_destroy(&l); /* aborts */

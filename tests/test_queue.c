@@ -141,17 +141,17 @@ static void body_priority(void *arg)
 
 	/* Interleaved: a small one put later still comes out first. */
 	struct prio_item a = { 5, 0 }, b = { 1, 1 }, c = { 5, 2 }, d = { 0, 3 };
-	uco_queue_put(q, &a);
-	uco_queue_put(q, &b);
-	uco_queue_get(q, &it);
+	ck_assert_int_eq(uco_queue_put(q, &a), 0);
+	ck_assert_int_eq(uco_queue_put(q, &b), 0);
+	ck_assert_int_eq(uco_queue_get(q, &it), 0);
 	ck_assert_ptr_eq(it, &b);
-	uco_queue_put(q, &c);
-	uco_queue_put(q, &d);
-	uco_queue_get(q, &it);
+	ck_assert_int_eq(uco_queue_put(q, &c), 0);
+	ck_assert_int_eq(uco_queue_put(q, &d), 0);
+	ck_assert_int_eq(uco_queue_get(q, &it), 0);
 	ck_assert_ptr_eq(it, &d);
-	uco_queue_get(q, &it);
+	ck_assert_int_eq(uco_queue_get(q, &it), 0);
 	ck_assert_ptr_eq(it, &a);
-	uco_queue_get(q, &it);
+	ck_assert_int_eq(uco_queue_get(q, &it), 0);
 	ck_assert_ptr_eq(it, &c);
 	uco_queue_free(q);
 	free(items);
@@ -204,25 +204,25 @@ static void body_flavours_with_putters(void *arg)
 	uco_queue *q = mkq(UCO_QUEUE_LIFO, 2);
 	void *it;
 
-	uco_queue_put(q, ITEM(1));
-	uco_queue_put(q, ITEM(2));
+	ck_assert_int_eq(uco_queue_put(q, ITEM(1)), 0);
+	ck_assert_int_eq(uco_queue_put(q, ITEM(2)), 0);
 	for (int i = 0; i < 2; i++)
 		o[i] = (struct op){ .q = q, .put = true, .item = ITEM(3 + i) };
 	TH_SPAWN_WAITERS(o, t, 2, op_task);
-	uco_queue_get(q, &it); /* 2; then 3 is pushed on top */
+	ck_assert_int_eq(uco_queue_get(q, &it), 0); /* 2; then 3 is pushed on top */
 	ck_assert_int_eq(VAL(it), 2);
-	uco_queue_get(q, &it); /* 3; then 4 */
+	ck_assert_int_eq(uco_queue_get(q, &it), 0); /* 3; then 4 */
 	ck_assert_int_eq(VAL(it), 3);
-	uco_queue_get(q, &it);
+	ck_assert_int_eq(uco_queue_get(q, &it), 0);
 	ck_assert_int_eq(VAL(it), 4);
-	uco_queue_get(q, &it);
+	ck_assert_int_eq(uco_queue_get(q, &it), 0);
 	ck_assert_int_eq(VAL(it), 1);
 	th_join_all(t, 2);
 	uco_queue_free(q);
 
 	ck_assert_int_eq(uco_queue_create(&q, &po), 0);
-	uco_queue_put(q, &pi[0]);
-	uco_queue_put(q, &pi[1]);
+	ck_assert_int_eq(uco_queue_put(q, &pi[0]), 0);
+	ck_assert_int_eq(uco_queue_put(q, &pi[1]), 0);
 	for (int i = 0; i < 3; i++)
 		o[i] = (struct op){ .q = q, .put = true, .item = &pi[2 + i] };
 	TH_SPAWN_WAITERS(o, t, 3, op_task);
@@ -236,7 +236,7 @@ static void body_flavours_with_putters(void *arg)
 	/* A waiting getter of a priority queue is handed the item. */
 	o[0] = (struct op){ .q = q };
 	TH_SPAWN_WAITERS(o, t, 1, op_task);
-	uco_queue_put(q, &pi[4]);
+	ck_assert_int_eq(uco_queue_put(q, &pi[4]), 0);
 	th_join_all(t, 1);
 	ck_assert_ptr_eq(o[0].item, &pi[4]);
 	uco_queue_free(q);
@@ -291,8 +291,8 @@ static void body_putters_fifo(void *arg)
 	int seq = 0;
 	void *it;
 
-	uco_queue_put(q, ITEM(0));
-	uco_queue_put(q, ITEM(1));
+	ck_assert_int_eq(uco_queue_put(q, ITEM(0)), 0);
+	ck_assert_int_eq(uco_queue_put(q, ITEM(1)), 0);
 	for (int i = 0; i < N; i++)
 		o[i] = (struct op){ .q = q, .put = true, .item = ITEM(2 + i),
 				    .seq = &seq };
@@ -336,12 +336,12 @@ static void body_cancelled_getter(void *arg)
 	ck_assert_int_eq(uco_cancel(t[1]), 0);
 	ck_assert_int_eq(uco_join(t[1], NULL), 0);
 	ck_assert_int_eq(o[1].r, -ECANCELED);
-	uco_queue_put(q, ITEM(10));
-	uco_queue_put(q, ITEM(11));
+	ck_assert_int_eq(uco_queue_put(q, ITEM(10)), 0);
+	ck_assert_int_eq(uco_queue_put(q, ITEM(11)), 0);
 	/* t[0] was handed 10; cancelling it now must not lose it. */
 	ck_assert_int_eq(uco_cancel(t[0]), 0);
-	uco_queue_put(q, ITEM(12));
-	uco_queue_put(q, ITEM(13)); /* nobody left waiting: stays queued */
+	ck_assert_int_eq(uco_queue_put(q, ITEM(12)), 0);
+	ck_assert_int_eq(uco_queue_put(q, ITEM(13)), 0); /* nobody left waiting: stays queued */
 	th_join_all(t, 1);
 	th_join_all(t + 2, 2);
 	uco_task_release(t[1]);
@@ -400,7 +400,7 @@ static void body_cancelled_putter(void *arg)
 	uco_queue *q = mkq(UCO_QUEUE_FIFO, 1);
 	void *it;
 
-	uco_queue_put(q, ITEM(0));
+	ck_assert_int_eq(uco_queue_put(q, ITEM(0)), 0);
 	for (int i = 0; i < N; i++)
 		o[i] = (struct op){ .q = q, .put = true, .item = ITEM(1 + i) };
 	TH_SPAWN_WAITERS(o, t, N, op_task);
@@ -517,8 +517,8 @@ static void body_timeouts(void *arg)
 	TH_SPAWN_WAITERS(o, t, 3, op_task);
 	ck_assert_int_eq(uco_join(t[1], NULL), 0);
 	ck_assert_int_eq(o[1].r, -ETIMEDOUT);
-	uco_queue_put(q, ITEM(5));
-	uco_queue_put(q, ITEM(6));
+	ck_assert_int_eq(uco_queue_put(q, ITEM(5)), 0);
+	ck_assert_int_eq(uco_queue_put(q, ITEM(6)), 0);
 	th_join_all(t, 1);
 	th_join_all(t + 2, 1);
 	uco_task_release(t[1]);
@@ -569,7 +569,7 @@ static void *consumer(void *arg)
 		c->sum += VAL(it);
 		c->count++;
 		if (c->count % 3 == 0)
-			uco_yield(); /* "process" it */
+			UCO_IGNORE(uco_yield()); /* "process" it */
 		LC_CHECK(uco_queue_task_done(c->q) == 0, "task_done");
 	}
 	c->r = r;
@@ -643,8 +643,8 @@ static void body_join_waiters(void *arg)
 	uco_queue *q = mkq(UCO_QUEUE_FIFO, 0);
 	void *it;
 
-	uco_queue_put(q, ITEM(1));
-	uco_queue_put(q, ITEM(2));
+	ck_assert_int_eq(uco_queue_put(q, ITEM(1)), 0);
+	ck_assert_int_eq(uco_queue_put(q, ITEM(2)), 0);
 	for (int i = 0; i < 3; i++) {
 		o[i] = (struct op){ .q = q, .r = 1 };
 		ck_assert_int_eq(uco_spawn(&t[i], join_task, &o[i], NULL), 0);
@@ -653,8 +653,8 @@ static void body_join_waiters(void *arg)
 	ck_assert_int_eq(uco_cancel(t[1]), 0);
 	ck_assert_int_eq(uco_join(t[1], NULL), 0);
 	ck_assert_int_eq(o[1].r, -ECANCELED);
-	uco_queue_get(q, &it);
-	uco_queue_get(q, &it);
+	ck_assert_int_eq(uco_queue_get(q, &it), 0);
+	ck_assert_int_eq(uco_queue_get(q, &it), 0);
 	ck_assert_int_eq(uco_queue_task_done(q), 0);
 	ck_assert_int_eq(uco_yield(), 0);
 	ck_assert_int_eq(o[0].r, 1); /* still waiting */
@@ -707,8 +707,8 @@ static void body_shutdown(void *arg)
 
 	/* Putters on a full queue; the queued items can still be taken. */
 	q = mkq(UCO_QUEUE_FIFO, 2);
-	uco_queue_put(q, ITEM(1));
-	uco_queue_put(q, ITEM(2));
+	ck_assert_int_eq(uco_queue_put(q, ITEM(1)), 0);
+	ck_assert_int_eq(uco_queue_put(q, ITEM(2)), 0);
 	for (int i = 0; i < N; i++)
 		o[i] = (struct op){ .q = q, .put = true, .item = ITEM(10 + i) };
 	TH_SPAWN_WAITERS(o, t, N, op_task);
@@ -744,7 +744,7 @@ static void body_shutdown_immediate(void *arg)
 
 	ck_assert_int_eq(uco_queue_create(&q, &opts), 0);
 	for (long i = 0; i < 5; i++)
-		uco_queue_put(q, ITEM(i));
+		ck_assert_int_eq(uco_queue_put(q, ITEM(i)), 0);
 	ck_assert_int_eq(uco_queue_get(q, &it), 0);
 	ck_assert_int_eq(uco_queue_get(q, &it), 0);
 	for (int i = 0; i < 2; i++) {
@@ -771,8 +771,8 @@ static void body_shutdown_immediate(void *arg)
 	opts.kind = UCO_QUEUE_FIFO;
 	ck_assert_int_eq(uco_queue_create(&q, &opts), 0);
 	for (long i = 0; i < 20; i++)
-		uco_queue_put(q, ITEM(i));
-	uco_queue_get(q, &it);
+		ck_assert_int_eq(uco_queue_put(q, ITEM(i)), 0);
+	ck_assert_int_eq(uco_queue_get(q, &it), 0);
 	uco_queue_free(q);
 	ck_assert_int_eq(dropped, 19);
 }
@@ -818,7 +818,7 @@ static void body_random_cancel(void *arg)
 				 "spawn");
 		}
 		for (int step = 0; step < 4; step++) {
-			uco_yield();
+			UCO_IGNORE(uco_yield());
 			for (int i = 0; i < N; i++) {
 				seed = seed * 1103515245u + 12345u;
 				if ((seed >> 16) % 6 == 0)
@@ -841,7 +841,7 @@ static void body_random_cancel(void *arg)
 						put_ok++;
 					next_id++;
 				}
-				uco_yield();
+				UCO_IGNORE(uco_yield());
 			}
 			LC_CHECK(uco_join(t[i], NULL) == 0, "join");
 			uco_task_release(t[i]);
@@ -945,7 +945,7 @@ static void body_cross_core(void *arg)
 	uco_task *t;
 	void *it;
 
-	uco_queue_put(q, ITEM(3));
+	ck_assert_int_eq(uco_queue_put(q, ITEM(3)), 0);
 	ck_assert_int_eq(uco_spawn_on(1, &t, other_core, q, NULL), 0);
 	ck_assert_int_eq(uco_join(t, NULL), 0);
 	uco_task_release(t);

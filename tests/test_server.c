@@ -168,7 +168,7 @@ static void *echo_client_task(void *arg)
 	if (n != 0)
 		FAIL_AT(c, n < 0 ? (int)n : -E2BIG);
 out:
-	uco_stream_close(s);
+	UCO_IGNORE(uco_stream_close(s));
 	return NULL;
 }
 
@@ -421,7 +421,7 @@ static int timeout_handler(uco_stream *s, void *arg)
 
 	r = uco_wait_for(30 * MS, line_reader, s);
 	n = snprintf(line, sizeof(line), "wait_for %d\n", r);
-	uco_stream_write(s, line, (size_t)n);
+	UCO_IGNORE(uco_stream_write(s, line, (size_t)n));
 	r = uco_stream_drain(s);
 	if (r < 0)
 		return r;
@@ -429,7 +429,7 @@ static int timeout_handler(uco_stream *s, void *arg)
 	r = (int)uco_stream_readline(s, line, sizeof(line));
 	uco_timeout_end(sc);
 	n = snprintf(line, sizeof(line), "scope %d\n", r);
-	uco_stream_write(s, line, (size_t)n);
+	UCO_IGNORE(uco_stream_write(s, line, (size_t)n));
 	return uco_stream_drain(s);
 }
 
@@ -491,7 +491,7 @@ static int gated_handler(uco_stream *s, void *arg)
 		n = uco_stream_readline(s, line, sizeof(line));
 		r = n < 0 ? (int)n : 0;
 		if (n > 0) {
-			uco_stream_write(s, line, (size_t)n);
+			UCO_IGNORE(uco_stream_write(s, line, (size_t)n));
 			r = uco_stream_drain(s);
 		}
 	}
@@ -530,7 +530,7 @@ static void body_cancel_handler(void *arg)
 	/* the clients see the end of the stream */
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(uco_stream_read(c[i], buf, sizeof(buf)), 0);
-		uco_stream_close(c[i]);
+		UCO_IGNORE(uco_stream_close(c[i]));
 	}
 	/* and nobody listens any more */
 	ck_assert_int_eq(uco_open_connection(&c[0], HOST, port, NULL),
@@ -600,7 +600,7 @@ static void body_shutdown_grace(void *arg)
 	ck_assert_uint_eq(st.cancelled, 1);
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(uco_stream_read(c[i], buf, sizeof(buf)), 0);
-		uco_stream_close(c[i]);
+		UCO_IGNORE(uco_stream_close(c[i]));
 	}
 	/* a second shutdown: nothing left to do */
 	ck_assert_int_eq(uco_server_shutdown(srv, 0), 0);
@@ -657,7 +657,7 @@ static void body_close_then_shutdown(void *arg)
 	ck_assert_uint_eq(st.completed, 3);
 	ck_assert_uint_eq(st.cancelled, 0);
 	for (int i = 0; i < 3; i++)
-		uco_stream_close(c[i]);
+		UCO_IGNORE(uco_stream_close(c[i]));
 	uco_server_free(srv);
 	uco_future_free(g.all_in);
 }
@@ -692,7 +692,7 @@ static void *capped_client_task(void *arg)
 	if (r == 0 && uco_stream_readline(s, buf, sizeof(buf)) != 3)
 		r = -EPROTO;
 	cc->err = r;
-	uco_stream_close(s);
+	UCO_IGNORE(uco_stream_close(s));
 	return NULL;
 }
 
@@ -800,7 +800,7 @@ static int core_gated_handler(uco_stream *s, void *arg)
 		n = uco_stream_readline(s, line, sizeof(line));
 		r = n < 0 ? (int)n : 0;
 		if (n > 0) {
-			uco_stream_write(s, line, (size_t)n);
+			UCO_IGNORE(uco_stream_write(s, line, (size_t)n));
 			r = uco_stream_drain(s);
 		}
 	}
@@ -1339,7 +1339,7 @@ static void body_free_running(void *arg)
 	/* the handlers are cancelled: the clients see the end */
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(uco_stream_read(c[i], buf, sizeof(buf)), 0);
-		uco_stream_close(c[i]);
+		UCO_IGNORE(uco_stream_close(c[i]));
 	}
 	ck_assert_int_eq(__atomic_load_n(&g.cancelled, __ATOMIC_SEQ_CST), N);
 	uco_future_free(g.all_in);
@@ -1399,7 +1399,7 @@ static void body_cancelled_calls(void *arg)
 	ck_assert_int_eq(uco_stream_drain(c), 0);
 	ck_assert_int_eq(uco_stream_readline(c, buf, sizeof(buf)), 3);
 	ck_assert_int_eq(uco_stream_read(c, buf, sizeof(buf)), 0);
-	uco_stream_close(c);
+	UCO_IGNORE(uco_stream_close(c));
 	ck_assert_int_eq(uco_server_serve_forever(srv), 0);
 	ck_assert_int_eq(g.results[0], 0);
 	uco_server_free(srv);
@@ -1520,7 +1520,7 @@ static void *hold_main(void *arg)
 		return uco_fail(-EIO);
 	while (uco_read(h->release_r, &c, 1, -1) > 0)
 		;
-	uco_server_shutdown(srv, 0);
+	UCO_IGNORE(uco_server_shutdown(srv, 0));
 	uco_server_free(srv);
 	return NULL;
 }
@@ -1723,7 +1723,7 @@ static void body_idle_timeout(void *arg)
 	/* A deadline never fires early (a bound that cannot flake, not a
 	 * timing test): the server waited its 200 ms after the ping. */
 	ck_assert_uint_ge(uco_now() - t0, 200 * MS);
-	uco_stream_close(c);
+	UCO_IGNORE(uco_stream_close(c));
 	ck_assert_int_eq(uco_server_shutdown(srv, UCO_NSEC_PER_SEC), 0);
 	ck_assert(out.done);
 	ck_assert_int_eq(out.result, -ETIMEDOUT);
@@ -1777,9 +1777,9 @@ static void body_read_timeout(void *arg)
 	ck_assert_int_eq(uco_spawn(&t, trickle, c, NULL), 0);
 	wait_closed(c);
 	uco_cancel(t);
-	uco_join(t, NULL);
+	UCO_IGNORE(uco_join(t, NULL));
 	uco_task_release(t);
-	uco_stream_close(c);
+	UCO_IGNORE(uco_stream_close(c));
 	ck_assert_int_eq(uco_server_shutdown(srv, UCO_NSEC_PER_SEC), 0);
 	ck_assert(out.done);
 	ck_assert_int_eq(out.result, -ETIMEDOUT);
@@ -1832,7 +1832,7 @@ static void body_own_scope(void *arg)
 	ck_assert_int_eq(uco_stream_send(c, "after\n", 6), 0);
 	ck_assert_int_eq(uco_stream_readline(c, buf, sizeof(buf)), 6);
 	ck_assert(memcmp(buf, "after\n", 6) == 0);
-	uco_stream_close(c);
+	UCO_IGNORE(uco_stream_close(c));
 	ck_assert_int_eq(uco_server_shutdown(srv, 10 * UCO_NSEC_PER_SEC), 0);
 	stats(srv, &st);
 	ck_assert_uint_eq(st.completed, 1);

@@ -278,7 +278,7 @@ static void body_unwaited_default(void *arg)
 	kill(getpid(), SIGTERM);
 	/* The default action terminates the process, as without uco. */
 	for (;;)
-		uco_sleep(1000 * MS);
+		UCO_IGNORE(uco_sleep(1000 * MS));
 }
 
 static void unwaited_default_child(void *arg)
@@ -389,7 +389,7 @@ static void report(char c)
 static void *ignores_cancel(void *arg)
 {
 	for (;;)
-		uco_sleep(UCO_NSEC_PER_SEC);
+		UCO_IGNORE(uco_sleep(UCO_NSEC_PER_SEC));
 	return arg;
 }
 
@@ -413,7 +413,7 @@ static void *spin_main(void *arg)
 	    uco_cancel(t) < 0 || uco_spawn(NULL, progress, NULL, NULL) < 0)
 		_exit(5);
 	report('c'); /* cancelled, and it goes on */
-	uco_join(t, NULL);
+	UCO_IGNORE(uco_join(t, NULL));
 	_exit(6);
 }
 

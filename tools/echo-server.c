@@ -315,7 +315,7 @@ static void *listener_task(void *arg)
 	uco_close(l->fd);
 	uco_shield_begin();
 	int scope = uco_timeout_begin(srv->grace_ns);
-	uco_group_wait(conns);
+	UCO_IGNORE(uco_group_wait(conns));
 	if (scope >= 0)
 		uco_timeout_end(scope);
 	uco_shield_end();
@@ -466,7 +466,7 @@ static void *main_task(void *arg)
 
 	/* Until a signal arrives, or a listener gives up. */
 	if (status == 0)
-		uco_wait(tasks, n + 1, UCO_FIRST_COMPLETED, UINT64_MAX);
+		UCO_IGNORE(uco_wait(tasks, n + 1, UCO_FIRST_COMPLETED, UINT64_MAX));
 	void *sig = NULL;
 
 	if (tasks[n] && uco_task_outcome(tasks[n], &sig) == 0)
@@ -485,7 +485,7 @@ static void *main_task(void *arg)
 		uco_task_release(tasks[c]);
 	}
 	if (tasks[n]) {
-		uco_join(tasks[n], NULL);
+		UCO_IGNORE(uco_join(tasks[n], NULL));
 		uco_task_release(tasks[n]);
 	}
 	free(ls);

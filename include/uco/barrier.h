@@ -54,6 +54,7 @@ UCO_API void uco_barrier_destroy(uco_barrier *b);
  * waiting), -ECANCELED / -ETIMEDOUT (and the barrier is broken for the
  * others), -EINVAL, -EXDEV, -EPERM (would have to wait outside a task).
  */
+UCO_MUST_USE
 UCO_API int uco_barrier_wait(uco_barrier *b);
 
 /* Wake the tasks waiting now with -EPIPE and make b whole and empty again.

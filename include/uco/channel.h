@@ -71,6 +71,7 @@ UCO_API int uco_channel_create(uco_channel **out, size_t capacity,
  * core), -ECANCELED / -ETIMEDOUT (cancelled or timed out while waiting),
  * -EPERM.  On every error nothing was sent: the item stays the caller's.
  */
+UCO_MUST_USE
 UCO_API int uco_channel_send(uco_channel *ch, void *item);
 
 /* Send without waiting: 0, -EAGAIN (full), -EPIPE, -EXDEV, -EPERM.
@@ -83,6 +84,7 @@ UCO_API int uco_channel_try_send(uco_channel *ch, void *item);
  * nothing left), -EXDEV (not the receiving core), -ECANCELED, -ETIMEDOUT,
  * -EPERM.
  */
+UCO_MUST_USE
 UCO_API int uco_channel_recv(uco_channel *ch, void **item);
 
 /* Receive without waiting: 0, -EAGAIN (empty), -EPIPE, -EXDEV, -EPERM.
@@ -95,6 +97,7 @@ UCO_API int uco_channel_try_recv(uco_channel *ch, void **item);
  * over the ring.  Suspends, as uco_channel_recv() does.  Returns how many
  * (>= 1), or uco_channel_recv()'s errors (cut short: nothing taken).
  */
+UCO_MUST_USE
 UCO_API long uco_channel_recv_many(uco_channel *ch, void **items, size_t max);
 
 /*

@@ -38,6 +38,27 @@ extern "C" {
 #define UCO_API
 #endif
 
+/*
+ * UCO_MUST_USE marks every suspending call (and every call whose result is
+ * the only way to learn of a failure): ignoring what it returns is a
+ * warning, so a missed check is hard to write.  To drop a result on
+ * purpose, use it: `if (uco_sleep(ns) < 0) { ... }`, or UCO_IGNORE(call)
+ * where nothing can be done about a failure.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define UCO_MUST_USE __attribute__((warn_unused_result))
+#else
+#define UCO_MUST_USE
+#endif
+
+/* Evaluate a UCO_MUST_USE call and drop its result on purpose (GCC does
+ * not let a cast to void do that). */
+#define UCO_IGNORE(call)                                                      \
+	do {                                                                  \
+		if ((call) != 0) {                                            \
+		}                                                             \
+	} while (0)
+
 #define UCO_NSEC_PER_USEC 1000ull
 #define UCO_NSEC_PER_MSEC 1000000ull
 #define UCO_NSEC_PER_SEC 1000000000ull

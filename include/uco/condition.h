@@ -64,6 +64,7 @@ UCO_API uco_lock *uco_cond_lock(uco_cond *c);
  * the lock held again; or, returning at once with nothing changed,
  * -EPERM (lock not held, or outside a task), -EINVAL, -EXDEV.
  */
+UCO_MUST_USE
 UCO_API int uco_cond_wait(uco_cond *c);
 
 /*
@@ -72,6 +73,7 @@ UCO_API int uco_cond_wait(uco_cond *c);
  * (-ECANCELED / -ETIMEDOUT with the lock held).  pred runs with the lock
  * held.  Suspends.
  */
+UCO_MUST_USE
 UCO_API int uco_cond_wait_for(uco_cond *c, bool (*pred)(void *ctx),
 			      void *ctx);
 

@@ -53,6 +53,7 @@ UCO_API bool uco_event_is_set(const uco_event *e);
  * waiter leaves the list, see the top), -EINVAL, -EXDEV, -EPERM (would
  * have to wait outside a task).
  */
+UCO_MUST_USE
 UCO_API int uco_event_wait(uco_event *e);
 
 #ifdef __cplusplus

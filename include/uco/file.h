@@ -61,9 +61,11 @@ struct statx;
  * -ECANCELED / -ETIMEDOUT and no descriptor, unless the open had completed,
  * in which case its descriptor is returned.
  */
+UCO_MUST_USE
 UCO_API int uco_openat(int dirfd, const char *path, int flags, mode_t mode);
 
 /* uco_openat(AT_FDCWD, path, flags, mode): the same contract. */
+UCO_MUST_USE
 UCO_API int uco_open(const char *path, int flags, mode_t mode);
 
 /*
@@ -77,6 +79,9 @@ UCO_API int uco_open(const char *path, int flags, mode_t mode);
  * caller's; never close it again (the number may already name another
  * file).  Outside a task it is a plain close(2) (an exception to
  * common.h's -EPERM rule, so that a release never fails to release).
+ * Not marked UCO_MUST_USE: it is a release, and a socket's close has
+ * nothing to report; check it after writing a file whose write-back
+ * errors matter (a copy tool must).
  */
 UCO_API int uco_close(int fd);
 
@@ -93,6 +98,7 @@ UCO_API int uco_close(int fd);
  * taken bytes returns their count instead (from a pipe or socket they are
  * consumed, so they are never lost).
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_read(int fd, void *buf, size_t len, int64_t off);
 
 /*
@@ -105,6 +111,7 @@ UCO_API ssize_t uco_read(int fd, void *buf, size_t len, int64_t off);
  * or timed out: -ECANCELED / -ETIMEDOUT, or the count of bytes the kernel
  * had written already.
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_write(int fd, const void *buf, size_t len, int64_t off);
 
 /*
@@ -115,6 +122,7 @@ UCO_API ssize_t uco_write(int fd, const void *buf, size_t len, int64_t off);
  * call returns (they do, if they are on the task's stack).  Cancellation
  * and timeouts as for uco_read().
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_readv(int fd, const struct iovec *iov, int iovcnt,
 			  int64_t off);
 
@@ -124,6 +132,7 @@ UCO_API ssize_t uco_readv(int fd, const struct iovec *iov, int iovcnt,
  * error; -EINVAL for iovcnt < 0 or above IOV_MAX.  The iovec array and its
  * buffers are the caller's.  Cancellation and timeouts as for uco_write().
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_writev(int fd, const struct iovec *iov, int iovcnt,
 			   int64_t off);
 
@@ -138,6 +147,7 @@ UCO_API ssize_t uco_writev(int fd, const struct iovec *iov, int iovcnt,
  * -ECANCELED / -ETIMEDOUT the same way; a timeout scope bounds the whole
  * loop, not each read.  buf is the caller's.
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_read_full(int fd, void *buf, size_t len, int64_t off);
 
 /*
@@ -149,6 +159,7 @@ UCO_API ssize_t uco_read_full(int fd, void *buf, size_t len, int64_t off);
  * and the call does not say how much: rewrite from the start at a known
  * offset, or give the stream up.  buf is only read.
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_write_full(int fd, const void *buf, size_t len,
 			       int64_t off);
 
@@ -193,6 +204,7 @@ UCO_API int uco_buffers_register(const struct iovec *bufs, unsigned n);
  * the set or this core has none; or read's own errors.  Ownership,
  * cancellation and timeouts as for uco_read().
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_read_fixed(int fd, void *buf, size_t len, int64_t off,
 			       unsigned index);
 
@@ -202,6 +214,7 @@ UCO_API ssize_t uco_read_fixed(int fd, void *buf, size_t len, int64_t off,
  * INT32_MAX, -EFAULT for a range outside buffer `index` of this core's set,
  * or write's own errors.  Cancellation and timeouts as for uco_write().
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_write_fixed(int fd, const void *buf, size_t len,
 				int64_t off, unsigned index);
 
@@ -215,6 +228,7 @@ UCO_API ssize_t uco_write_fixed(int fd, const void *buf, size_t len,
  * disk; a sync the kernel has already started usually runs to the end, and
  * the call then returns its result.
  */
+UCO_MUST_USE
 UCO_API int uco_fsync(int fd);
 
 /*
@@ -222,6 +236,7 @@ UCO_API int uco_fsync(int fd);
  * data back needs it (the size, not the times).  Same results,
  * cancellation and timeouts.
  */
+UCO_MUST_USE
 UCO_API int uco_fdatasync(int fd);
 
 /*
@@ -232,6 +247,7 @@ UCO_API int uco_fdatasync(int fd);
  * take; -ENOSPC, -EOPNOTSUPP, -EBADF...  Cancelled or timed out:
  * -ECANCELED / -ETIMEDOUT, and part of the range may be allocated.
  */
+UCO_MUST_USE
 UCO_API int uco_fallocate(int fd, int mode, int64_t off, int64_t len);
 
 /* --- metadata and names ------------------------------------------------- */
@@ -246,6 +262,7 @@ UCO_API int uco_fallocate(int fd, int mode, int64_t off, int64_t len);
  * are unspecified after an error, -ECANCELED or -ETIMEDOUT.  struct statx
  * comes from <sys/stat.h> with _GNU_SOURCE, or from <linux/stat.h>.
  */
+UCO_MUST_USE
 UCO_API int uco_statx(int dirfd, const char *path, int flags, unsigned mask,
 		      struct statx *out);
 
@@ -258,10 +275,12 @@ UCO_API int uco_statx(int dirfd, const char *path, int flags, unsigned mask,
  * rename is atomic, so it either happened or not (stat to find out, or
  * rely on the call returning 0 when the kernel had done it).
  */
+UCO_MUST_USE
 UCO_API int uco_renameat(int olddirfd, const char *from, int newdirfd,
 			 const char *to, unsigned flags);
 
 /* uco_renameat(AT_FDCWD, from, AT_FDCWD, to, 0): the same contract. */
+UCO_MUST_USE
 UCO_API int uco_rename(const char *from, const char *to);
 
 /*
@@ -272,9 +291,11 @@ UCO_API int uco_rename(const char *from, const char *to);
  * -ECANCELED / -ETIMEDOUT; the name is then either still there or gone,
  * as with rename.
  */
+UCO_MUST_USE
 UCO_API int uco_unlinkat(int dirfd, const char *path, int flags);
 
 /* uco_unlinkat(AT_FDCWD, path, 0): the same contract. */
+UCO_MUST_USE
 UCO_API int uco_unlink(const char *path);
 
 /*
@@ -284,9 +305,11 @@ UCO_API int uco_unlink(const char *path);
  * timed out: -ECANCELED / -ETIMEDOUT; the directory then may or may not
  * exist, as with rename.
  */
+UCO_MUST_USE
 UCO_API int uco_mkdirat(int dirfd, const char *path, mode_t mode);
 
 /* uco_mkdirat(AT_FDCWD, path, mode): the same contract. */
+UCO_MUST_USE
 UCO_API int uco_mkdir(const char *path, mode_t mode);
 
 #ifdef __cplusplus

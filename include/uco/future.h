@@ -33,6 +33,7 @@ UCO_API int uco_future_cancel(uco_future *f);
  * -ETIMEDOUT.  A waiter cut short by its own cancel or timeout leaves f
  * untouched: f stays pending for others.
  */
+UCO_MUST_USE
 UCO_API int uco_future_wait(uco_future *f, void **result);
 
 /* Whether f is done (with a result, an error or cancelled).  Does not

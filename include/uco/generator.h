@@ -76,6 +76,7 @@ UCO_API int uco_gen_start(uco_gen **out, uco_gen_fn fn, void *arg);
  * top of this file); -EBUSY if another task is waiting in uco_gen_next();
  * -EDEADLK if called by the producer; -EXDEV from another core; -EPERM.
  */
+UCO_MUST_USE
 UCO_API int uco_gen_next(uco_gen *g, void **value);
 
 /*
@@ -85,6 +86,7 @@ UCO_API int uco_gen_next(uco_gen *g, void **value);
  * scope of the producer expired), -EINVAL (not called by g's producer).
  * The value is handed over even when the call returns an error.
  */
+UCO_MUST_USE
 UCO_API int uco_gen_yield(uco_gen *g, void *value);
 
 /*
@@ -99,6 +101,7 @@ UCO_API int uco_gen_yield(uco_gen *g, void *value);
  * by the producer), -EXDEV (other core) or -EPERM (not in a task), in which
  * cases nothing is done.  NULL is a no-op returning 0.
  */
+UCO_MUST_USE
 UCO_API int uco_gen_close(uco_gen *g);
 
 /* The producer task (to cancel or name it); valid until uco_gen_close(),
@@ -108,6 +111,43 @@ UCO_API uco_task *uco_gen_task(const uco_gen *g);
 /* True once the producer has ended (and its outcome is known).  Does not
  * suspend. */
 UCO_API bool uco_gen_done(const uco_gen *g);
+
+/*
+ * agen.asend(send): hand `send` to the producer and take its next value.
+ * The producer's pending uco_gen_yield_recv() gets `send` (and a producer
+ * that has not started yet reads it with uco_gen_received() at its start:
+ * Python wants None there; uco passes it on).  Otherwise exactly
+ * uco_gen_next(): suspends, same results.  If a request cut short by a
+ * cancel is still pending, the value it gets was produced for that one and
+ * `send` is not delivered.
+ */
+UCO_MUST_USE
+UCO_API int uco_gen_send(uco_gen *g, void *send, void **value);
+
+/*
+ * agen.athrow(err): the producer's pending yield returns err (negative)
+ * instead of 0; the producer may yield another value (returned here as by
+ * uco_gen_next(): 1), or end, and then its failure (or 0 at the end of the
+ * iteration) is returned.  A generator not started yet never runs its body:
+ * it ends with err, which is returned.  Suspends.  Returns what
+ * uco_gen_next() returns, -EINVAL if err is not negative, -EBUSY if a value
+ * is already waiting for the consumer (take it first).
+ */
+UCO_MUST_USE
+UCO_API int uco_gen_throw(uco_gen *g, int err, void **value);
+
+/*
+ * Producer side of asend(): uco_gen_yield(), and on 0 *received gets what
+ * the consumer passed to uco_gen_send() (NULL after uco_gen_next()).
+ * received NULL: dropped.  Same results as uco_gen_yield().
+ */
+UCO_MUST_USE
+UCO_API int uco_gen_yield_recv(uco_gen *g, void *value,
+			       void **received);
+
+/* Producer side: the value sent that started the body (the first
+ * uco_gen_send()), once; NULL if none.  Does not suspend. */
+UCO_API void *uco_gen_received(uco_gen *g);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,7 @@ UCO_API void uco_lock_destroy(uco_lock *l);
  * uco_wait_for expired while waiting), -EINVAL (l NULL), -EXDEV (other
  * core), -EPERM (would have to wait outside a task).
  */
+UCO_MUST_USE
 UCO_API int uco_lock_lock(uco_lock *l);
 
 /* Take l if it is free.  Returns 0, -EAGAIN (held), -EINVAL, -EXDEV.  Does

@@ -39,6 +39,7 @@ struct addrinfo;
  * (-EAFNOSUPPORT, -EPROTONOSUPPORT, -EMFILE...).  Cancelled or timed out:
  * -ECANCELED / -ETIMEDOUT, or the socket if the kernel had made it.
  */
+UCO_MUST_USE
 UCO_API int uco_socket(int domain, int type, int protocol);
 
 /*
@@ -48,6 +49,7 @@ UCO_API int uco_socket(int domain, int type, int protocol);
  * Cancelled or timed out: -ECANCELED / -ETIMEDOUT, and the socket's state
  * is then unknown (a connect may still be in progress): close it.
  */
+UCO_MUST_USE
 UCO_API int uco_connect(int fd, const struct sockaddr *addr, socklen_t len);
 
 /*
@@ -59,6 +61,7 @@ UCO_API int uco_connect(int fd, const struct sockaddr *addr, socklen_t len);
  * Cancelled or timed out: -ECANCELED / -ETIMEDOUT with no connection
  * taken, or the fd of one the kernel had accepted already.
  */
+UCO_MUST_USE
 UCO_API int uco_accept(int fd, struct sockaddr *addr, socklen_t *len,
 		       int flags);
 
@@ -69,6 +72,7 @@ UCO_API int uco_accept(int fd, struct sockaddr *addr, socklen_t *len,
  * MSG_DONTWAIT...).  Cancelled or timed out: -ECANCELED / -ETIMEDOUT with
  * nothing consumed, or the count of bytes already received.
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_recv(int fd, void *buf, size_t len, int flags);
 
 /*
@@ -78,6 +82,7 @@ UCO_API ssize_t uco_recv(int fd, void *buf, size_t len, int flags);
  * error (-EPIPE, -ECONNRESET...).  Cancelled or timed out: -ECANCELED /
  * -ETIMEDOUT with nothing sent, or the count of bytes already sent.
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_send(int fd, const void *buf, size_t len, int flags);
 
 /*
@@ -86,6 +91,7 @@ UCO_API ssize_t uco_send(int fd, const void *buf, size_t len, int flags);
  * been sent: the connection is only good for closing).  Cancellation and
  * timeouts stop it the same way: -ECANCELED / -ETIMEDOUT, part sent.
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_send_all(int fd, const void *buf, size_t len, int flags);
 
 /*
@@ -94,6 +100,7 @@ UCO_API ssize_t uco_send_all(int fd, const void *buf, size_t len, int flags);
  * Suspends.  Returns the count, 0 at the end of a stream; -EFAULT for a
  * NULL msg; or recvmsg's error.  Cancellation and timeouts as uco_recv().
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_recvmsg(int fd, struct msghdr *msg, int flags);
 
 /*
@@ -102,6 +109,7 @@ UCO_API ssize_t uco_recvmsg(int fd, struct msghdr *msg, int flags);
  * datagram too large...).  msg is only read.  Cancellation and timeouts as
  * uco_send().
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_sendmsg(int fd, const struct msghdr *msg, int flags);
 
 /*
@@ -110,6 +118,7 @@ UCO_API ssize_t uco_sendmsg(int fd, const struct msghdr *msg, int flags);
  * updated to the address's length).  Same results, cancellation and
  * timeouts as uco_recvmsg().
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_recvfrom(int fd, void *buf, size_t len, int flags,
 			     struct sockaddr *from, socklen_t *fromlen);
 
@@ -117,6 +126,7 @@ UCO_API ssize_t uco_recvfrom(int fd, void *buf, size_t len, int flags,
  * sendto(2): uco_sendmsg() of one buffer to `to` (NULL on a connected
  * socket).  Same results, cancellation and timeouts as uco_sendmsg().
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_sendto(int fd, const void *buf, size_t len, int flags,
 			   const struct sockaddr *to, socklen_t tolen);
 /*
@@ -129,6 +139,7 @@ UCO_API ssize_t uco_sendto(int fd, const void *buf, size_t len, int flags,
  * has let go of buf.
  */
 #define UCO_SEND_ZC_MIN (16 * 1024)
+UCO_MUST_USE
 UCO_API ssize_t uco_send_zc(int fd, const void *buf, size_t len, int flags);
 
 /*
@@ -137,6 +148,7 @@ UCO_API ssize_t uco_send_zc(int fd, const void *buf, size_t len, int flags);
  * timed out: -ECANCELED / -ETIMEDOUT, or 0 if it was done.  Does not close
  * fd.
  */
+UCO_MUST_USE
 UCO_API int uco_shutdown(int fd, int how);
 
 /* --- addresses, listeners, connections ----------------------------------- */
@@ -151,6 +163,7 @@ UCO_API int uco_shutdown(int fd, int how);
  * of a system error (EAI_SYSTEM).  A cancelled or timed-out call returns
  * at once; the lookup finishes on its thread and is freed there.
  */
+UCO_MUST_USE
 UCO_API int uco_getaddrinfo(const char *host, const char *service,
 			    const struct addrinfo *hints,
 			    struct addrinfo **res);
@@ -222,11 +235,13 @@ UCO_API int uco_listen_twin(int fd, int backlog);
  * or timed out: -ECANCELED / -ETIMEDOUT at once, with no socket left open
  * (the remaining addresses are not tried).
  */
+UCO_MUST_USE
 UCO_API int uco_connect_tcp(const char *host, const char *port);
 
 /* A bound UDP socket (host and port as for uco_listen_tcp()).  Suspends
  * (name resolution).  Returns the fd, the caller's, or an error as
  * uco_listen_tcp() does; cancellation and timeouts likewise. */
+UCO_MUST_USE
 UCO_API int uco_bind_udp(const char *host, const char *port);
 
 /*
@@ -245,6 +260,7 @@ UCO_API int uco_bind_udp(const char *host, const char *port);
  * Cancelled or timed out: -ECANCELED / -ETIMEDOUT, no socket left open.
  */
 UCO_API int uco_listen_unix(const char *path, int backlog);
+UCO_MUST_USE
 UCO_API int uco_connect_unix(const char *path);
 
 /* The port a socket is bound to (host byte order), or a negative errno
@@ -281,6 +297,7 @@ UCO_API int uco_acceptor_open(uco_acceptor **out, int listen_fd);
  * -ECANCELED / -ETIMEDOUT, and the multishot stays armed: connections that
  * come meanwhile wait for the next call, none is lost.
  */
+UCO_MUST_USE
 UCO_API int uco_acceptor_next(uco_acceptor *a);
 /* Stop accepting: cancels the multishot; connections already accepted but
  * not taken are closed; tasks waiting in uco_acceptor_next() get -EBADF.
@@ -411,6 +428,7 @@ UCO_API int uco_mrecv_open(uco_mrecv **out, int fd, uco_bufring *br);
  * brings is handed out by the next call.  Also -EINVAL (NULL), -EXDEV
  * (another core), -EPERM.
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_mrecv_next(uco_mrecv *r, uco_buf *buf);
 /* Give a buffer back to the ring (also allowed after uco_mrecv_close();
  * the receiver is freed once its last buffer is back).  Each buffer

@@ -9,6 +9,7 @@
 #define UCO_OFFLOAD_H
 
 #include <uco/common.h>
+#include <uco/task.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,8 +34,28 @@ extern "C" {
  * abandoned calls at shutdown, so a function that never returns keeps
  * uco_run() from returning.
  */
+UCO_MUST_USE
 UCO_API int uco_to_thread(void *(*fn)(void *arg), void *arg, void **result,
 			  void (*cleanup)(void *arg, void *result));
+
+/*
+ * asyncio.create_task(asyncio.to_thread(fn, arg)): start fn(arg) on a pool
+ * thread as a task, so that join, gather, wait, wait_for_task,
+ * as_completed and cancel all work on it.  *out (if not NULL) receives a
+ * reference, as from uco_spawn() (NULL: detached); opts as uco_spawn()'s
+ * (the name; free_result is also called on the result of a call cut short
+ * that comes back later).  The task's result is what fn returned.  Does
+ * not suspend.  Returns 0, -EINVAL (fn NULL), -ENOMEM, -EPERM.
+ *
+ * Cancelling the task: a call still queued is taken off the queue and fn
+ * never runs; a running fn cannot be interrupted, so the task ends at once
+ * with -ECANCELED and fn finishes in the background (its result goes to
+ * free_result; arg must stay valid until then, as for uco_to_thread()).
+ */
+UCO_MUST_USE
+UCO_API int uco_spawn_thread(uco_task **out,
+			     void *(*fn)(void *arg), void *arg,
+			     const uco_spawn_opts *opts);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,7 @@ extern "C" {
  * whatever was asked, as poll(2) does), or a negative errno: -ECANCELED,
  * -ETIMEDOUT under a timeout scope or uco_wait_for, -EBADF.
  */
+UCO_MUST_USE
 UCO_API int uco_poll(int fd, unsigned events);
 
 #ifdef __cplusplus

@@ -98,6 +98,7 @@ UCO_API int uco_pool_create(uco_pool **out, const uco_pool_opts *opts);
  * pool is stopping, before or while waiting), -ECANCELED / -ETIMEDOUT
  * (nothing queued), -EINVAL (fn NULL), -ENOMEM, -EXDEV, -EPERM.
  */
+UCO_MUST_USE
 UCO_API int uco_pool_submit(uco_pool *p, uco_job_fn fn, void *arg,
 			    uco_job **job);
 
@@ -116,6 +117,7 @@ UCO_API uco_job_status uco_job_get_status(const uco_job *j);
  * the caller was); -ETIMEDOUT when it has not finished in time (it goes
  * on) or a timeout scope of the caller expired; -EXDEV, -EPERM.
  */
+UCO_MUST_USE
 UCO_API int uco_job_wait(uco_job *j, uint64_t timeout_ns, void **result);
 
 /*
@@ -138,6 +140,7 @@ UCO_API void uco_pool_get_stats(const uco_pool *p, uco_pool_stats *st);
  * short (and turned into CANCEL); -EXDEV, -EPERM.  Calling it again (or
  * from several tasks) waits the same way; CANCEL after DRAIN cancels.
  */
+UCO_MUST_USE
 UCO_API int uco_pool_stop(uco_pool *p, uco_pool_stop_mode mode);
 
 /*

@@ -86,6 +86,7 @@ UCO_API void uco_queue_free(uco_queue *q);
  * -EXDEV (other core); on every error the item was not put and stays the
  * caller's.
  */
+UCO_MUST_USE
 UCO_API int uco_queue_put(uco_queue *q, void *item);
 
 /*
@@ -95,6 +96,7 @@ UCO_API int uco_queue_put(uco_queue *q, void *item);
  * -ETIMEDOUT (cancelled or timed out while waiting: nothing taken),
  * -EINVAL (q or item NULL), -EXDEV.
  */
+UCO_MUST_USE
 UCO_API int uco_queue_get(uco_queue *q, void **item);
 
 /* Put without waiting: 0, -EAGAIN (full), -ESHUTDOWN, -ENOMEM, -EINVAL,
@@ -118,6 +120,7 @@ UCO_API int uco_queue_task_done(uco_queue *q);
  * Suspends (returns at once if none is unfinished).  Returns 0,
  * -ECANCELED, -ETIMEDOUT, -EINVAL, -EXDEV.
  */
+UCO_MUST_USE
 UCO_API int uco_queue_join(uco_queue *q);
 
 /*

@@ -15,7 +15,7 @@
  * The clock is injectable for tests: opts.now returns nanoseconds, and
  * opts.sleep_until(ctx, t) waits until now() >= t (returning 0, or
  * -ECANCELED / -ETIMEDOUT to abandon the wait).  Both default to uco_now()
- * and uco_sleep_until() (CLOCK_MONOTONIC, an IORING_OP_TIMEOUT).
+ * and uco_sleep_until() (CLOCK_MONOTONIC, the loop's timer heap).
  *
  * Per core: a limiter is used by tasks of the core that created it (no
  * atomics); other cores get -EXDEV.
@@ -56,6 +56,7 @@ UCO_API int uco_ratelimit_create(uco_ratelimit **out, uint64_t rate,
  * scope expired, or the injected sleep said so) with nothing taken;
  * -EXDEV, -EPERM.  n == 0 returns 0 at once.
  */
+UCO_MUST_USE
 UCO_API int uco_ratelimit_acquire(uco_ratelimit *rl, uint64_t n);
 
 /*

@@ -73,6 +73,7 @@ UCO_API bool uco_retry_default_retryable(int err, void *ctx);
  * scopes: see "It stops" above (-ECANCELED from op or from the wait ends
  * it at once).  arg is passed to op as it is and stays the caller's.
  */
+UCO_MUST_USE
 UCO_API int uco_retry(int (*op)(void *arg), void *arg,
 		      const uco_retry_policy *policy);
 

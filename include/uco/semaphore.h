@@ -52,6 +52,7 @@ UCO_API void uco_sem_destroy(uco_sem *s);
  * to wait).  Returns 0, -ECANCELED, -ETIMEDOUT, -EINVAL (s NULL), -EXDEV
  * (other core), -EPERM (would have to wait outside a task).
  */
+UCO_MUST_USE
 UCO_API int uco_sem_acquire(uco_sem *s);
 
 /* Take a permit if one is free: 0, -EAGAIN, -EINVAL, -EXDEV.  Does not
@@ -71,6 +72,49 @@ UCO_API unsigned uco_sem_value(const uco_sem *s);
 /* True if an acquire would have to wait (asyncio's locked()).  Does not
  * suspend. */
 UCO_API bool uco_sem_locked(const uco_sem *s);
+
+/*
+ * UCO_WITH_SEM(s, r) { body } — `async with sem:`: take a permit of s, run
+ * body, give the permit back on every way out of body.  `r` (an int
+ * lvalue) receives uco_sem_acquire()'s result; when it is negative
+ * (cancelled, timed out...) body is skipped and nothing is released:
+ *
+ *	int r;
+ *	UCO_WITH_SEM(&sem, r) {
+ *		if (uco_sleep(UCO_NSEC_PER_SEC) < 0)
+ *			return NULL;        // releases, then returns
+ *	}
+ *	if (r < 0)
+ *		return uco_fail(r);
+ *
+ * The same rules and limits as UCO_WITH_LOCK (uco/lock.h): falling off
+ * the end, `return`, `break` or a `goto` out of body release the permit
+ * (a cleanup attribute); it is a one-pass loop, so `break` and `continue`
+ * leave body; longjmp() skips the release; do not release s yourself
+ * inside body.  Suspends as uco_sem_acquire() does.
+ */
+static inline uco_sem *uco_sem_scope_begin_(uco_sem *s, int *r)
+{
+	*r = uco_sem_acquire(s);
+	return *r == 0 ? s : (uco_sem *)0;
+}
+
+static inline void uco_sem_scope_end_(uco_sem **held)
+{
+	if (*held) {
+		(void)uco_sem_release(*held);
+		*held = (uco_sem *)0;
+	}
+}
+
+#define UCO_SEM_CAT2_(a, b) a##b
+#define UCO_SEM_CAT_(a, b) UCO_SEM_CAT2_(a, b)
+#define UCO_WITH_SEM_(s, r, held)                                             \
+	for (uco_sem *held __attribute__((cleanup(uco_sem_scope_end_))) =    \
+		     uco_sem_scope_begin_((s), &(r));                         \
+	     held; uco_sem_scope_end_(&held))
+#define UCO_WITH_SEM(s, r)                                                    \
+	UCO_WITH_SEM_(s, r, UCO_SEM_CAT_(uco_with_sem_held_, __COUNTER__))
 
 #ifdef __cplusplus
 }

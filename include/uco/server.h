@@ -121,6 +121,7 @@ typedef struct uco_server_opts {
  * task), -ECANCELED / -ETIMEDOUT (cut short while resolving)...; nothing is
  * left running on failure.
  */
+UCO_MUST_USE
 UCO_API int uco_start_server(uco_server **out, const char *host,
 			     const char *port, uco_server_handler handler,
 			     void *arg, const uco_server_opts *opts);
@@ -144,6 +145,7 @@ UCO_API int uco_start_unix_server(uco_server **out, const char *path,
  * asyncio, the server is closed (stops accepting) but its connections run
  * on; -EXDEV off home.
  */
+UCO_MUST_USE
 UCO_API int uco_server_serve_forever(uco_server *srv);
 
 /*
@@ -161,6 +163,7 @@ UCO_API int uco_server_close(uco_server *srv);
  * shutdown goes on without it); -EXDEV off home.  Called again with a
  * shorter grace, the earlier deadline wins.
  */
+UCO_MUST_USE
 UCO_API int uco_server_shutdown(uco_server *srv, uint64_t grace_ns);
 
 /*
@@ -170,6 +173,7 @@ UCO_API int uco_server_shutdown(uco_server *srv, uint64_t grace_ns);
  * -ECANCELED / -ETIMEDOUT as uco_server_serve_forever() (the server is
  * closed); -EXDEV off home.
  */
+UCO_MUST_USE
 UCO_API int uco_server_run_until_signal(uco_server *srv, uint64_t grace_ns);
 
 /*
@@ -203,6 +207,22 @@ typedef struct uco_server_stats {
  * own are exact; the sum is taken while they run).  Does not suspend. */
 UCO_API void uco_server_stats_get(const uco_server *srv,
 				  uco_server_stats *st);
+
+/*
+ * `async with server: body`: run body(srv, arg) in the calling task, then
+ * shut the server down as its __aexit__ does (stop accepting, wait for the
+ * connections to end by themselves: uco_server_shutdown() with no
+ * deadline) and free it.  srv is consumed in every case.  Suspends (in
+ * body and in the wait).  Returns body's result if negative, else the
+ * shutdown's (0, or -ECANCELED / -ETIMEDOUT if the caller was cut short
+ * waiting: the connections are then cancelled by the free); -EINVAL for
+ * a NULL srv or body.
+ */
+UCO_MUST_USE
+UCO_API int uco_server_with(uco_server *srv,
+			    int (*body)(uco_server *srv,
+						     void *arg),
+			    void *arg);
 
 #ifdef __cplusplus
 }

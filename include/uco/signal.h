@@ -38,6 +38,7 @@ extern "C" {
  * task stops waiting at once; a signal that comes after that gets the
  * treatment described above).
  */
+UCO_MUST_USE
 UCO_API int uco_signal_wait(const sigset_t *set);
 
 #ifdef __cplusplus

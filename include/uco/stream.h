@@ -71,12 +71,14 @@ UCO_API int uco_stream_open(uco_stream **out, int fd,
  * (UCO_EAI(EAI_NONAME), see uco/error.h), -ENOMEM; -ECANCELED / -ETIMEDOUT
  * when cancelled or timed out, with no socket left open.
  */
+UCO_MUST_USE
 UCO_API int uco_open_connection(uco_stream **out, const char *host,
 				const char *port, const uco_stream_opts *opts);
 
 /* The same over a Unix stream socket (a path starting with '@' is in the
  * abstract namespace; see uco_connect_unix()).  Suspends; the same
  * results, cancellation and timeouts, -ENOENT for no such socket. */
+UCO_MUST_USE
 UCO_API int uco_open_unix_connection(uco_stream **out, const char *path,
 				     const uco_stream_opts *opts);
 
@@ -88,6 +90,7 @@ UCO_API int uco_open_unix_connection(uco_stream **out, const char *path,
  * the end of the stream (or for n == 0), or a negative errno
  * (-ECONNRESET...).
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n);
 
 /*
@@ -103,6 +106,7 @@ UCO_API ssize_t uco_stream_read(uco_stream *s, void *buf, size_t n);
  *           not, the call returns -ENOMEM with the first
  *           uco_stream_partial() bytes of buf consumed.)
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n);
 
 /*
@@ -119,6 +123,7 @@ UCO_API ssize_t uco_stream_readexactly(uco_stream *s, void *buf, size_t n);
  *           consumed (asyncio's IncompleteReadError);
  *   -EINVAL (dlen == 0), or another error, with nothing consumed.
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
 				     size_t dlen, void *buf, size_t cap);
 
@@ -129,6 +134,7 @@ UCO_API ssize_t uco_stream_readuntil(uco_stream *s, const void *delim,
  * readuntil does (asyncio's readline would discard it).  Suspends, and is
  * cut short by cancellation and timeouts, as uco_stream_readuntil().
  */
+UCO_MUST_USE
 UCO_API ssize_t uco_stream_readline(uco_stream *s, void *buf, size_t cap);
 
 /*
@@ -174,6 +180,7 @@ UCO_API size_t uco_stream_partial(const uco_stream *s);
  * after uco_stream_write_eof(), or the error an earlier drain met
  * (-EPIPE, -ECONNRESET: the write side is then dead).
  */
+UCO_MUST_USE
 UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n);
 
 /*
@@ -184,6 +191,7 @@ UCO_API int uco_stream_write(uco_stream *s, const void *buf, size_t n);
  * a later drain sends each byte exactly once.  -EPIPE / -ECONNRESET (and
  * other socket errors) are sticky: later writes and drains return them.
  */
+UCO_MUST_USE
 UCO_API int uco_stream_drain(uco_stream *s);
 
 /*
@@ -193,6 +201,7 @@ UCO_API int uco_stream_drain(uco_stream *s);
  * stays written (pending), for the next drain or close, exactly as with
  * write + drain; after a socket error (sticky, as drain's) it is dropped.
  */
+UCO_MUST_USE
 UCO_API int uco_stream_send(uco_stream *s, const void *buf, size_t n);
 
 /* Bytes written but not yet sent.  Does not suspend. */
@@ -203,6 +212,7 @@ UCO_API size_t uco_stream_pending(const uco_stream *s);
  * the stream while this side can still read its answer.  Suspends.
  * Returns 0 or the error of the drain or the shutdown.
  */
+UCO_MUST_USE
 UCO_API int uco_stream_write_eof(uco_stream *s);
 
 /* --- closing ------------------------------------------------------------ */
@@ -216,6 +226,7 @@ UCO_API int uco_stream_write_eof(uco_stream *s);
  * -EAGAIN if undrained bytes were dropped, or the sticky write error that
  * kept them from being sent.  The stream is gone either way.  NULL: 0.
  */
+UCO_MUST_USE
 UCO_API int uco_stream_close(uco_stream *s);
 
 /* Close at once, dropping anything not drained (asyncio's abort()): the
@@ -225,6 +236,66 @@ UCO_API void uco_stream_abort(uco_stream *s);
 /* The socket (still owned by the stream), e.g. for setsockopt().  Does
  * not suspend. */
 UCO_API int uco_stream_fd(const uco_stream *s);
+
+/* --- files, pipes, addresses (issue 14) --------------------------------- */
+
+/*
+ * One stream interface for sockets, files and pipes.  uco_stream_open_fd()
+ * wraps any fd: a socket as uco_stream_open() does; a regular file (or
+ * block device) with the same buffered reader and writer over
+ * IORING_OP_READ / WRITE at offsets the stream keeps (reads from offset 0,
+ * writes from 0, or from the end under O_APPEND; the fd's own position is
+ * not used); a pipe, FIFO or terminal at its position.  On a file every
+ * call above works as on a socket, with these differences: the end of the
+ * file is the end of the stream (a read past it returns 0, readexactly
+ * -EPIPE) — a file that grows later can be read on after 0;
+ * uco_stream_write_eof() only drains; uco_stream_close() writes what is
+ * still pending with a plain write(2) (a regular file takes it at once),
+ * so nothing written is lost, and returns its error if it fails.  Does not
+ * suspend.  Returns 0, -EBADF, -EINVAL, -ENOMEM, fstat's error.  The
+ * stream owns fd on success only.
+ */
+UCO_API int uco_stream_open_fd(uco_stream **out, int fd,
+			       const uco_stream_opts *opts);
+
+/*
+ * aiofiles.open(path, mode): open path (uco_open(): flags such as O_RDONLY,
+ * O_WRONLY | O_CREAT | O_TRUNC, O_APPEND; O_CLOEXEC is added) and wrap it
+ * with uco_stream_open_fd().  Suspends (the open).  Returns 0 with *out
+ * set, to close with uco_stream_close(); open's error (-ENOENT...);
+ * -ECANCELED / -ETIMEDOUT, with nothing left open.
+ *
+ *	UCO_TRY(uco_stream_open_file(&f, "log.txt", O_RDONLY, 0, NULL));
+ *	while ((n = uco_stream_readline(f, line, sizeof line)) > 0)
+ *		fwrite(line, 1, (size_t)n, stdout);    // async for line in f
+ */
+UCO_MUST_USE
+UCO_API int uco_stream_open_file(uco_stream **out,
+				 const char *path, int flags,
+				 mode_t mode,
+				 const uco_stream_opts *opts);
+
+/* aiofiles' flush(): uco_stream_drain() under the name files use. */
+UCO_MUST_USE
+UCO_API int uco_stream_flush(uco_stream *s);
+
+/*
+ * get_extra_info('peername') / ('sockname'): the address of the socket's
+ * peer / its own, written into buf as text: "127.0.0.1:8888",
+ * "[::1]:8888", a Unix socket's path ("@name" for the abstract
+ * namespace).  Does not suspend.  Returns 0; -ENOSPC (buf too small),
+ * -EBADF (closed), -EINVAL, getpeername's error (-ENOTCONN; -ENOTSOCK for
+ * a file stream), -EAFNOSUPPORT.
+ */
+UCO_API int uco_stream_peername(const uco_stream *s, char *buf, size_t len);
+UCO_API int uco_stream_sockname(const uco_stream *s, char *buf, size_t len);
+
+/* uco_open_connection() with the port as a number (uco_server_port()
+ * gives one).  Same results; -EINVAL for a port outside 0..65535. */
+UCO_MUST_USE
+UCO_API int uco_open_connection_port(uco_stream **out,
+				     const char *host, int port,
+				     const uco_stream_opts *opts);
 
 #ifdef __cplusplus
 }

@@ -40,8 +40,16 @@ typedef void *(*uco_fn)(void *arg);
 
 /* Options for uco_spawn(); NULL or zeroed fields mean the defaults. */
 typedef struct uco_spawn_opts {
-	const char *name;  /* copied; at most 31 bytes are kept (default "task-<id>") */
+	const char *name;  /* copied; at most 31 bytes are kept, cut before a
+	                      UTF-8 character that does not fit (default
+	                      "task-<id>") */
 	size_t stack_size; /* bytes (default: uco_config.stack_size) */
+	/* Called with the task's result when its record is freed, unless
+	 * the result was handed out (uco_join / uco_task_outcome / a gather
+	 * with a results array): a result nobody took is freed, not leaked.
+	 * Never called with NULL, nor for a task that failed.  Runs on the
+	 * spawning core, maybe outside any task: it must not suspend. */
+	void (*free_result)(void *result);
 } uco_spawn_opts;
 
 typedef enum uco_task_state {
@@ -77,6 +85,7 @@ UCO_API int uco_spawn_on(unsigned core, uco_task **out, uco_fn fn, void *arg,
  * of the caller expired; -EDEADLK if t is the caller; -EXDEV if the caller
  * is not on the core that spawned t.
  */
+UCO_MUST_USE
 UCO_API int uco_join(uco_task *t, void **result);
 
 /* Drop the reference from uco_spawn() (the task runs on).  Does not
@@ -93,6 +102,7 @@ UCO_API int uco_cancel(uco_task *t);
 
 /* Let every other ready task run once, then continue.  Suspends.
  * Returns 0 or -ECANCELED. */
+UCO_MUST_USE
 UCO_API int uco_yield(void);
 
 /*
@@ -145,6 +155,55 @@ UCO_API size_t uco_tasks_foreach(void (*fn)(uco_task *t, void *ctx), void *ctx);
  * Does not suspend: it writes with write(2), blocking the core briefly.
  */
 UCO_API void uco_tasks_dump(int fd);
+
+
+/* ---- shorter forms (asyncio one line at a time) ------------------------ */
+
+/*
+ * UCO_TRY(expr): in a task body (a uco_fn), evaluate expr (an int result)
+ * and end the task with that error if it is negative: `return uco_fail(r)`.
+ * UCO_TRY_INT(expr) does the same in a function returning int: it returns
+ * the negative result.  Non-negative results (counts) go on unchanged.
+ */
+#define UCO_TRY(expr)                                                         \
+	do {                                                                  \
+		int uco_try_r_ = (int)(expr);                                 \
+		if (uco_try_r_ < 0)                                           \
+			return uco_fail(uco_try_r_);                          \
+	} while (0)
+#define UCO_TRY_INT(expr)                                                     \
+	do {                                                                  \
+		int uco_try_r_ = (int)(expr);                                 \
+		if (uco_try_r_ < 0)                                           \
+			return uco_try_r_;                                    \
+	} while (0)
+
+/*
+ * asyncio.create_task() whose task nobody awaits: spawn fn(arg) on the
+ * caller's core, detached (uco_spawn with a NULL out: there is nothing to
+ * release, and the runtime frees the task when it ends).  Does not
+ * suspend.  Returns 0 or uco_spawn()'s errors.
+ */
+UCO_MUST_USE
+UCO_API int uco_go(uco_fn fn, void *arg);
+
+/*
+ * End the calling task with error err and a message, printf-style:
+ * `return uco_fail_msg(-EIO, "Failed to fetch %s", url);` (an exception
+ * with its text).  The message is copied (cut at 255 bytes) and kept with
+ * the task until its record is freed.  err must be negative (else
+ * -EINVAL).  Returns NULL.  Does not suspend.  Without memory for the
+ * message, the task still fails with err, with no message.
+ */
+UCO_API void *uco_fail_msg(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * The text of t's error: the message given to uco_fail_msg(), else
+ * uco_strerror() of its error; NULL if t has not failed (or is not
+ * finished).  Valid while the reference to t is.  Does not suspend.
+ */
+UCO_API const char *uco_task_error_msg(const uco_task *t);
 
 #ifdef __cplusplus
 }

@@ -29,19 +29,41 @@ extern "C" {
 UCO_API uint64_t uco_now(void);
 
 /*
- * Sleep for ns nanoseconds (an IORING_OP_TIMEOUT).  Suspends.  Returns 0,
+ * Sleep for ns nanoseconds (see "Order of wake-ups" below).  Suspends.  Returns 0,
  * -ECANCELED, or -ETIMEDOUT if a timeout scope expires first.  uco_sleep(0)
  * is uco_yield().
  */
+UCO_MUST_USE
 UCO_API int uco_sleep(uint64_t ns);
 
 /* Sleep until the absolute CLOCK_MONOTONIC time `deadline`.  Same results. */
+UCO_MUST_USE
 UCO_API int uco_sleep_until(uint64_t deadline);
+
+/*
+ * Order of wake-ups (asyncio's rule): sleeps wait in their loop's timer
+ * heap, not as one kernel timer each.  Each time the loop looks at its
+ * timers (once per pass, after running what is ready and before waiting
+ * for completions), every sleep whose deadline has passed is woken in that
+ * one batch, earliest deadline first, and they all run before any task
+ * they make ready (a permit released, an event set) — so three tasks that
+ * slept 1 s under a semaphore of 2 print in asyncio's order: both holders
+ * wake and finish before the third starts.  A loop with nothing else to do
+ * waits until 200 us past the earliest deadline before it looks, so sleeps
+ * due within 200 us of each other wake together even when they were
+ * started a few microseconds apart.  Sleeps due at the same nanosecond
+ * wake in no defined order between them.  A sleep never ends before its
+ * deadline, and on an idle loop ends about 200 us after it (the kernel's
+ * own timer slack is 50 us); a busy loop looks at every pass.
+ * (Should the heap be unable to grow, the sleep falls back to an
+ * IORING_OP_TIMEOUT and wakes with its completion.)
+ */
 
 /*
  * Submit an IORING_OP_NOP and wait for its completion.  Suspends.  Returns 0
  * or -ECANCELED / -ETIMEDOUT.  Useful to measure the runtime itself.
  */
+UCO_MUST_USE
 UCO_API int uco_nop(void);
 
 /*
@@ -103,6 +125,7 @@ UCO_API uint64_t uco_deadline(void);
  * short).  arg is fn's; a call cut short releases its buffers before it
  * returns.
  */
+UCO_MUST_USE
 UCO_API int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg);
 
 /*
@@ -113,7 +136,21 @@ UCO_API int uco_wait_for(uint64_t ns, int (*fn)(void *arg), void *arg);
  * cancelled and joined too, and -ECANCELED (-ETIMEDOUT) is returned.
  * Otherwise as uco_join().  Suspends.
  */
+UCO_MUST_USE
 UCO_API int uco_wait_for_task(uco_task *t, uint64_t ns, void **result);
+
+/*
+ * asyncio.wait_for(coro, timeout) for a task function: spawn fn(arg) as a
+ * task on the caller's core and uco_wait_for_task() it for ns, then
+ * release it.  Suspends.  Returns 0 with *result (if not NULL) set to what
+ * fn returned (yours now: a free_result does not apply here), fn's error
+ * (uco_fail), -ETIMEDOUT (fn was cancelled and joined), -ECANCELED (the
+ * caller was: fn is cancelled and joined too), or uco_spawn()'s errors.
+ * *result is NULL on every error.
+ */
+UCO_MUST_USE
+UCO_API int uco_wait_for_fn(uint64_t ns, uco_fn fn, void *arg,
+			    void **result);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,8 @@
 #ifndef UCO_H
 #define UCO_H
 
+#include <errno.h> /* every uco error is a negative errno: ECANCELED, ETIMEDOUT... */
+
 #include <uco/common.h>
 #include <uco/error.h>
 #include <uco/runtime.h>
