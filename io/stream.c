@@ -1,6 +1,7 @@
 /*
  * Buffered streams (uco/stream.h): a read buffer filled by one uco_recv()
- * at a time, a write buffer emptied by uco_send(); both go through the op
+ * at a time, a write buffer emptied by uco_send() (or by the receive and
+ * send of another transport, stream_impl.h); both go through the op
  * layer, so cancellation and timeouts need nothing here beyond keeping the
  * buffers consistent whenever a call returns early.
  */
@@ -42,6 +43,19 @@ void uco__stream_init(struct uco_stream *s, int fd,
 	if (s->rsize < MIN_READ_SIZE)
 		s->rsize = MIN_READ_SIZE;
 	s->rmax = max_sz(s->limit, s->rsize);
+}
+
+int uco__stream_open_xport(struct uco_stream **out, int fd,
+			   const uco_stream_opts *opts,
+			   const struct uco__stream_xport *xp, void *xctx)
+{
+	int r = uco_stream_open(out, fd, opts);
+
+	if (r == 0) {
+		(*out)->xp = xp;
+		(*out)->xctx = xctx;
+	}
+	return r;
 }
 
 UCO_API int uco_stream_open(uco_stream **out, int fd,
@@ -145,6 +159,22 @@ static int rresize(struct uco_stream *s, size_t ncap)
 	return 0;
 }
 
+/* ---- the transport ----------------------------------------------------- */
+
+static ssize_t xrecv(struct uco_stream *s, void *buf, size_t len)
+{
+	if (s->xp)
+		return s->xp->recv(s, buf, len);
+	return uco_recv(s->fd, buf, len, 0);
+}
+
+static ssize_t xsend(struct uco_stream *s, const void *buf, size_t len)
+{
+	if (s->xp)
+		return s->xp->send(s, buf, len);
+	return uco_send(s->fd, buf, len, 0);
+}
+
 /* now + ns, without overflow. */
 static uint64_t after(uint64_t now, uint64_t ns)
 {
@@ -165,7 +195,7 @@ static ssize_t srecv(struct uco_stream *s, void *buf, size_t len, bool have)
 	int scope;
 
 	if (have ? !s->read_ns : !s->idle_ns)
-		return uco_recv(s->fd, buf, len, 0);
+		return xrecv(s, buf, len);
 	now = uco_now();
 	if (have) {
 		if (!s->read_deadline)
@@ -175,11 +205,11 @@ static ssize_t srecv(struct uco_stream *s, void *buf, size_t len, bool have)
 		dl = after(now, s->idle_ns);
 	}
 	if (uco_deadline() <= dl)
-		return uco_recv(s->fd, buf, len, 0); /* the caller's is nearer */
+		return xrecv(s, buf, len); /* the caller's is nearer */
 	scope = uco_timeout_at(dl);
 	if (scope < 0)
 		return scope;
-	r = uco_recv(s->fd, buf, len, 0);
+	r = xrecv(s, buf, len);
 	uco_timeout_end(scope);
 	if (r == -ETIMEDOUT && uco_now() >= dl)
 		s->rtimedout = true;
@@ -543,8 +573,7 @@ UCO_API int uco_stream_drain(uco_stream *s)
 	if (s->werr)
 		return s->werr;
 	while (s->whead < s->wtail) {
-		ssize_t n = uco_send(s->fd, s->wbuf + s->whead,
-				     s->wtail - s->whead, 0);
+		ssize_t n = xsend(s, s->wbuf + s->whead, s->wtail - s->whead);
 		if (n < 0) {
 			if (!transient((int)n))
 				s->werr = (int)n;
@@ -580,8 +609,7 @@ UCO_API int uco_stream_send(uco_stream *s, const void *buf, size_t n)
 		return r < 0 ? r : uco_stream_drain(s);
 	}
 	while (done < n) {
-		ssize_t k = uco_send(s->fd, (const char *)buf + done, n - done,
-				     0);
+		ssize_t k = xsend(s, (const char *)buf + done, n - done);
 		if (k < 0) {
 			if (!transient((int)k)) {
 				s->werr = (int)k;
@@ -614,7 +642,7 @@ UCO_API int uco_stream_write_eof(uco_stream *s)
 	r = uco_stream_drain(s);
 	if (r < 0)
 		return r;
-	r = uco_shutdown(s->fd, SHUT_WR);
+	r = s->xp ? s->xp->shutdown(s) : uco_shutdown(s->fd, SHUT_WR);
 	if (r == 0)
 		s->wshut = true;
 	return r;
@@ -632,6 +660,13 @@ int uco__stream_release(struct uco_stream *s, bool flush)
 	if (flush && pending) {
 		if (s->werr) {
 			r = s->werr;
+		} else if (s->xp) {
+			ssize_t n = s->xp->send_nowait(s, s->wbuf + s->whead,
+						       pending);
+			if (n < 0)
+				r = (int)n;
+			else if ((size_t)n < pending)
+				r = -EAGAIN;
 		} else {
 			ssize_t n = send(s->fd, s->wbuf + s->whead, pending,
 					 MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -640,6 +675,11 @@ int uco__stream_release(struct uco_stream *s, bool flush)
 			else if (n < 0 || (size_t)n < pending)
 				r = -EAGAIN;
 		}
+	}
+	if (s->xp) {
+		s->xp->release(s);
+		s->xp = NULL;
+		s->xctx = NULL;
 	}
 	if (close(s->fd) < 0 && errno != EINTR && r == 0)
 		r = -errno;

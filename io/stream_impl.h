@@ -9,6 +9,11 @@
  * readexactly() had received can take it past rmax; it is freed as soon as
  * it empties then.  Write buffer: wbuf[whead, wtail) is written but not
  * yet sent.
+ *
+ * Transport: a stream moves its bytes with uco_recv()/uco_send() on its
+ * socket unless `xp` names another transport (a pipe, TLS): then every
+ * receive, send, half-close and release goes through xp's functions, with
+ * xctx as their state.  The buffering above is the same for all of them.
  */
 #ifndef UCO_IO_STREAM_IMPL_H
 #define UCO_IO_STREAM_IMPL_H
@@ -18,6 +23,8 @@
 #include <stdint.h>
 
 #include <uco/stream.h>
+
+struct uco__stream_xport;
 
 struct uco_stream {
 	int fd;             /* -1 once closed */
@@ -40,7 +47,39 @@ struct uco_stream {
 	uint64_t idle_ns, read_ns;
 	uint64_t read_deadline;
 	bool rtimedout;
+	/* The transport; NULL: the socket itself (uco_recv/uco_send). */
+	const struct uco__stream_xport *xp;
+	void *xctx;
 };
+
+/*
+ * A transport other than the plain socket.  Each function gets the stream
+ * (fd and xctx in it) and returns as the socket call it replaces.
+ */
+struct uco__stream_xport {
+	/* One receive into buf (len > 0): the count, 0 at the end of the
+	 * stream, or a negative errno.  Suspends; cancellation and timeout
+	 * scopes cut it short with nothing lost. */
+	ssize_t (*recv)(struct uco_stream *s, void *buf, size_t len);
+	/* One send from buf (len > 0): the count sent (> 0) or a negative
+	 * errno (never a SIGPIPE).  Suspends, as recv. */
+	ssize_t (*send)(struct uco_stream *s, const void *buf, size_t len);
+	/* The same without suspending: -EAGAIN when nothing could go now.
+	 * For the best-effort flush of uco_stream_close(). */
+	ssize_t (*send_nowait)(struct uco_stream *s, const void *buf,
+			       size_t len);
+	/* Half-close the sending side (what was sent is already sent).
+	 * Suspends.  0 or a negative errno. */
+	int (*shutdown)(struct uco_stream *s);
+	/* Free xctx (the stream closes fd itself).  Never suspends. */
+	void (*release)(struct uco_stream *s);
+};
+
+/* Wrap fd with transport xp (state xctx); as uco_stream_open().  On
+ * failure neither fd nor xctx is released. */
+int uco__stream_open_xport(struct uco_stream **out, int fd,
+			   const uco_stream_opts *opts,
+			   const struct uco__stream_xport *xp, void *xctx);
 
 /* Set up s over fd (nothing allocated yet). */
 void uco__stream_init(struct uco_stream *s, int fd,

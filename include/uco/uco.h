@@ -29,6 +29,7 @@
 #include <uco/file.h>
 #include <uco/net.h>
 #include <uco/poll.h>
+#include <uco/process.h>
 #include <uco/signal.h>
 #include <uco/stream.h>
 #include <uco/server.h>
