@@ -136,7 +136,7 @@ static int pipe_shutdown(struct uco_stream *s)
 	return r;
 }
 
-static void pipe_release(struct uco_stream *s)
+static void pipe_release(struct uco_stream *s, bool graceful)
 {
 }
 

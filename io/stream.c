@@ -677,7 +677,7 @@ int uco__stream_release(struct uco_stream *s, bool flush)
 		}
 	}
 	if (s->xp) {
-		s->xp->release(s);
+		s->xp->release(s, flush);
 		s->xp = NULL;
 		s->xctx = NULL;
 	}

@@ -71,8 +71,9 @@ struct uco__stream_xport {
 	/* Half-close the sending side (what was sent is already sent).
 	 * Suspends.  0 or a negative errno. */
 	int (*shutdown)(struct uco_stream *s);
-	/* Free xctx (the stream closes fd itself).  Never suspends. */
-	void (*release)(struct uco_stream *s);
+	/* Free xctx (the stream closes fd itself); graceful: a close, not an
+	 * abort (TLS sends its close_notify).  Never suspends. */
+	void (*release)(struct uco_stream *s, bool graceful);
 };
 
 /* Wrap fd with transport xp (state xctx); as uco_stream_open().  On

@@ -33,5 +33,6 @@
 #include <uco/signal.h>
 #include <uco/stream.h>
 #include <uco/server.h>
+#include <uco/tls.h>
 
 #endif
