@@ -148,6 +148,12 @@ static const struct uco__stream_xport pipe_xport = {
 	.release = pipe_release,
 };
 
+int uco__pipe_stream_open(struct uco_stream **out, int fd,
+			  const uco_stream_opts *opts)
+{
+	return uco__stream_open_xport(out, fd, opts, &pipe_xport, NULL);
+}
+
 /* ---- spawning ------------------------------------------------------------ */
 
 static void close_fds(int *fds, int n)
@@ -281,8 +287,8 @@ fail_fa:
 	for (int i = 0; i < 3; i++) {
 		if (parent[i] < 0)
 			continue;
-		r = uco__stream_open_xport(&p->pipes[i], parent[i],
-					   opts->stream, &pipe_xport, NULL);
+		r = uco__pipe_stream_open(&p->pipes[i], parent[i],
+					  opts->stream);
 		if (r < 0) {
 			/* Streams already made own their ends. */
 			for (int j = 0; j < i; j++)

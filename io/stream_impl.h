@@ -91,4 +91,10 @@ void uco__stream_init(struct uco_stream *s, int fd,
  * uco_stream_close(). */
 int uco__stream_release(struct uco_stream *s, bool flush);
 
+/* A stream over one end of a pipe (io/process.c): reads with
+ * IORING_OP_READ (the read end must be blocking), writes without SIGPIPE
+ * (the write end must be nonblocking).  As uco_stream_open(). */
+int uco__pipe_stream_open(struct uco_stream **out, int fd,
+			  const uco_stream_opts *opts);
+
 #endif

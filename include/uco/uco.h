@@ -30,6 +30,7 @@
 #include <uco/net.h>
 #include <uco/poll.h>
 #include <uco/process.h>
+#include <uco/procpool.h>
 #include <uco/signal.h>
 #include <uco/stream.h>
 #include <uco/server.h>
