@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -207,6 +208,7 @@ static void __attribute__((noreturn))
 worker_main(int in, int out, size_t cap, pid_t parent)
 {
 	struct worker_args a = { in, out, cap };
+	cpu_set_t cpus;
 	ucontext_t uc;
 	sigset_t none;
 	void *stack;
@@ -226,6 +228,14 @@ worker_main(int in, int out, size_t cap, pid_t parent)
 	close_range(5, ~0U, 0);
 	signal(SIGSEGV, SIG_DFL);
 	signal(SIGBUS, SIG_DFL);
+	/* The forking thread is a loop pinned to its core's CPU, and the
+	 * child inherits that: give it back every CPU the process may use
+	 * (the kernel keeps within the cpuset), or the workers would all
+	 * share one CPU. */
+	CPU_ZERO(&cpus);
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		CPU_SET(i, &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
 	stack = mmap(NULL, WORKER_FN_STACK, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED || getcontext(&uc) < 0)
