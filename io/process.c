@@ -418,8 +418,19 @@ done:
 	return r;
 }
 
+/* Block the thread until the killed child is gone, and reap it. */
+static void reap_blocking(struct uco_process *p)
+{
+	memset(&p->si, 0, sizeof(p->si));
+	while (waitid(P_PIDFD, (id_t)p->pidfd, &p->si, WEXITED) < 0 &&
+	       errno == EINTR)
+		;
+	p->status = wait_status(&p->si);
+}
+
 /* Kill the child and wait for it, not to be cut short: shielded from the
- * caller's cancellation, timeout scopes set aside. */
+ * caller's cancellation, timeout scopes set aside.  Outside a task (or if
+ * the ring cannot take the wait), the thread blocks for it instead. */
 static void kill_reap(struct uco_process *p)
 {
 	struct uco__cleanup c;
@@ -427,20 +438,17 @@ static void kill_reap(struct uco_process *p)
 	if (p->status >= 0)
 		return;
 	pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+	if (!uco_current()) {
+		reap_blocking(p);
+		return;
+	}
 	uco__cleanup_begin(&c);
 	while (p->status < 0) {
 		int r = reap(p);
 
 		if (r < 0 && r != -ECANCELED && r != -ETIMEDOUT && r != -EINTR &&
-		    r != -EAGAIN && r != -ENOMEM) {
-			/* Nothing left to wait with: block for it. */
-			memset(&p->si, 0, sizeof(p->si));
-			while (waitid(P_PIDFD, (id_t)p->pidfd, &p->si,
-				      WEXITED) < 0 &&
-			       errno == EINTR)
-				;
-			p->status = wait_status(&p->si);
-		}
+		    r != -EAGAIN && r != -ENOMEM)
+			reap_blocking(p); /* nothing left to wait with */
 	}
 	uco__cleanup_end(&c);
 }
@@ -457,7 +465,7 @@ UCO_API int uco_process_wait(uco_process *p)
 		return -EBUSY;
 	p->waiting = true;
 	r = reap(p);
-	if (r < 0)
+	if (r == -ECANCELED || r == -ETIMEDOUT)
 		kill_reap(p);
 	p->waiting = false;
 	return r < 0 ? r : p->status;
@@ -576,6 +584,8 @@ UCO_API int uco_process_communicate(uco_process *p, const void *in,
 		*errlen = 0;
 	if (!p || (!in && inlen))
 		return -EINVAL;
+	if (!uco_current())
+		return -EPERM;
 	for (int i = 0; i < 2; i++) {
 		col[i].p = p;
 		col[i].s = p->pipes[i + 1];
@@ -639,9 +649,7 @@ UCO_API void uco_process_close(uco_process *p)
 	if (p->status < 0 && p->pidfd >= 0) {
 		/* Never leave a zombie: kill and reap, blocking. */
 		pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
-		while (waitid(P_PIDFD, (id_t)p->pidfd, &p->si, WEXITED) < 0 &&
-		       errno == EINTR)
-			;
+		reap_blocking(p);
 	}
 	if (p->pidfd >= 0)
 		close(p->pidfd);

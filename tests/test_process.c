@@ -686,7 +686,21 @@ static void body_errors(void *arg)
 
 START_TEST(spawn_errors)
 {
+	char *argv[] = { (char *)"cat", NULL };
+	uco_process_opts o = { .in = UCO_STDIO_PIPE };
+	uco_process *p;
+
 	run(body_errors, NULL);
+	/* Outside uco_run: spawn works, waits are refused, close still
+	 * kills and reaps. */
+	ck_assert_int_eq(uco_process_spawn(&p, argv, &o), 0);
+	ck_assert_int_eq(uco_process_wait(p), -EPERM);
+	ck_assert_int_eq(uco_process_communicate(p, "x", 1, NULL, NULL, NULL,
+						 NULL),
+			 -EPERM);
+	ck_assert_int_eq(uco_process_status(p), -EAGAIN); /* still running */
+	uco_process_close(p);
+	no_children();
 }
 END_TEST
 

@@ -111,8 +111,9 @@ UCO_API int uco_process_close_pipe(uco_process *p, int fd);
  *           uco_wait_for() expired: the child has been killed (SIGKILL) and
  *           reaped before the call returns, and a later wait returns the
  *           status it died with;
- *   -EINVAL (p NULL), -EPERM (not inside uco_run), -EBUSY (another task
- *           is waiting: one at a time).
+ *   -EINVAL (p NULL), -EPERM (not in a task), -EBUSY (another task is
+ *           waiting: one at a time), -ENOMEM: the child is left running
+ *           (wait again, or close).
  */
 UCO_API int uco_process_wait(uco_process *p);
 
@@ -146,8 +147,8 @@ UCO_API int uco_process_terminate(uco_process *p);
  * caller frees with free(), with their lengths in *outlen / *errlen, and
  * the call returns the wait status (>= 0).  On failure nothing is handed
  * over: -ECANCELED / -ETIMEDOUT (the child is killed and reaped, as for
- * uco_process_wait()), -ENOMEM (the child is killed and reaped too), or a
- * pipe error.  Suspends.
+ * uco_process_wait()), -ENOMEM or a pipe error (the child is killed and
+ * reaped too), -EINVAL, -EPERM (not in a task: nothing done).  Suspends.
  */
 UCO_API int uco_process_communicate(uco_process *p, const void *in,
 				    size_t inlen, char **out, size_t *outlen,
