@@ -752,6 +752,128 @@ START_TEST(read_timeout_then_reset)
 }
 END_TEST
 
+/*
+ * A drain cut short while OpenSSL waits for the socket (WANT_WRITE: the
+ * peer reads nothing and the buffers are full), by a timeout and by a
+ * cancel: the bytes stay pending, and once the peer reads, a later drain
+ * sends them, each exactly once (the reader checks every byte), then
+ * write_eof sends close_notify and the reader sees a clean end.
+ */
+#define BLOCKED (4 * 1024 * 1024)
+
+struct blocked {
+	uco_stream *s; /* the reader's side */
+	uco_event go;
+	int result;
+};
+
+static void *blocked_reader(void *arg)
+{
+	struct blocked *b = arg;
+	uco_tls_server_opts so = { .cert_file = good_pem, .key_file = key_pem };
+	static uint8_t buf[65536];
+	uco_tls_ctx *ctx;
+	size_t got = 0;
+	ssize_t n;
+
+	ck_assert_int_eq(uco_tls_server_ctx_create(&ctx, &so), 0);
+	ck_assert_int_eq(uco_tls_start(b->s, ctx, NULL), 0);
+	uco_tls_ctx_free(ctx);
+	ck_assert_int_eq(uco_event_wait(&b->go), 0);
+	while ((n = uco_stream_read(b->s, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			LC_CHECK(buf[i] == pat(got + (size_t)i), "byte %zu",
+				 got + (size_t)i);
+		got += (size_t)n;
+	}
+	b->result = n == 0 && got == BLOCKED ? 0 : n < 0 ? (int)n : -EIO;
+	uco_stream_close(b->s);
+	return NULL;
+}
+
+struct drainer {
+	uco_stream *s;
+	int result;
+};
+
+static void *drain_task(void *arg)
+{
+	struct drainer *d = arg;
+
+	d->result = uco_stream_drain(d->s);
+	return NULL;
+}
+
+static void *blocked_writer(void *arg)
+{
+	struct blocked *b = arg;
+	uco_tls_ctx *c = client_ctx(ca_pem, false, NULL);
+	uint8_t *data = malloc(BLOCKED);
+	struct drainer d;
+	uco_stream *s;
+	uco_task *t, *dt;
+	int sv[2], scope;
+
+	ck_assert_ptr_nonnull(data);
+	for (size_t i = 0; i < BLOCKED; i++)
+		data[i] = pat(i);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	ck_assert_int_eq(uco_stream_open(&b->s, sv[1], NULL), 0);
+	ck_assert_int_eq(uco_spawn(&t, blocked_reader, b,
+				   &(uco_spawn_opts){ .stack_size = TLS_STACK }),
+			 0);
+	ck_assert_int_eq(uco_tls_connect(&s, sv[0], c, "localhost", NULL), 0);
+	ck_assert_int_eq(uco_stream_write(s, data, BLOCKED), 0);
+	/* Nobody reads: a timeout ends the drain with bytes pending. */
+	scope = uco_timeout_begin(20 * UCO_NSEC_PER_MSEC);
+	ck_assert_int_eq(uco_stream_drain(s), -ETIMEDOUT);
+	uco_timeout_end(scope);
+	ck_assert_uint_gt(uco_stream_pending(s), 0);
+	/* And a cancel, in another task. */
+	d.s = s;
+	ck_assert_int_eq(uco_spawn(&dt, drain_task, &d,
+				   &(uco_spawn_opts){ .name = "drainer",
+						      .stack_size = TLS_STACK }),
+			 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	th_await_waiting_on("drainer", "io");
+	ck_assert_int_eq(uco_cancel(dt), 0);
+	th_join_all(&dt, 1);
+	ck_assert_int_eq(d.result, -ECANCELED);
+	ck_assert_uint_gt(uco_stream_pending(s), 0);
+	/* The reader starts: everything goes, once. */
+	uco_event_set(&b->go);
+	ck_assert_int_eq(uco_stream_drain(s), 0);
+	ck_assert_int_eq(uco_stream_write_eof(s), 0);
+	th_join_all(&t, 1);
+	ck_assert_int_eq(b->result, 0);
+	ck_assert_int_eq(uco_stream_close(s), 0);
+	uco_tls_ctx_free(c);
+	free(data);
+	return NULL;
+}
+
+static void body_drain_cut(void *arg)
+{
+	struct blocked b;
+	uco_task *t;
+
+	memset(&b, 0, sizeof(b));
+	ck_assert_int_eq(uco_event_init(&b.go), 0);
+	ck_assert_int_eq(uco_spawn(&t, blocked_writer, &b,
+				   &(uco_spawn_opts){ .stack_size = TLS_STACK }),
+			 0);
+	th_join_all(&t, 1);
+	uco_event_destroy(&b.go);
+}
+
+START_TEST(drain_cut_short_then_resumed)
+{
+	tls_run(body_drain_cut, NULL);
+}
+END_TEST
+
 /* ---- misuse ---------------------------------------------------------- */
 
 static void *bad_args_task(void *arg)
@@ -831,6 +953,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, peer_openssl_s_client);
 	tcase_add_test(tc, handshake_cut_short);
 	tcase_add_test(tc, read_timeout_then_reset);
+	tcase_add_test(tc, drain_cut_short_then_resumed);
 	tcase_add_test(tc, bad_arguments);
 	suite_add_tcase(s, tc);
 	return s;
