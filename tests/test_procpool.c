@@ -334,6 +334,44 @@ static void body_cancel(void *arg)
 	uco_procpool_free(pool);
 }
 
+/* A task cancelled while waiting for a job: the job is cancelled with
+ * it, its worker killed and replaced. */
+static void *wait_job(void *arg)
+{
+	return (void *)(intptr_t)uco_procpool_job_wait(arg);
+}
+
+static void body_wait_cancelled(void *arg)
+{
+	uco_procpool *pool = pool_new(1);
+	uco_procpool_job *j;
+	uco_task *t;
+	void *res;
+
+	ck_assert_int_eq(uco_procpool_submit(pool, &j, fn_forever, NULL, 0), 0);
+	ck_assert_int_eq(uco_spawn(&t, wait_job, j,
+				   &(uco_spawn_opts){ .name = "jobwaiter" }),
+			 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	th_await_waiting_on("jobwaiter", "future");
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_join(t, &res), 0);
+	uco_task_release(t);
+	ck_assert_int_eq((int)(intptr_t)res, -ECANCELED);
+	ck_assert_int_eq(uco_procpool_job_wait(j), -ECANCELED);
+	uco_procpool_job_free(j);
+	ck_assert_int_eq(uco_procpool_submit(pool, &j, fn_reverse, "ok", 2), 0);
+	ck_assert_int_eq(uco_procpool_job_wait(j), 2);
+	uco_procpool_job_free(j);
+	uco_procpool_free(pool);
+}
+
+START_TEST(wait_cancelled)
+{
+	run(body_wait_cancelled, NULL);
+}
+END_TEST
+
 START_TEST(cancel_and_timeout)
 {
 	run(body_cancel, NULL);
@@ -436,6 +474,7 @@ static Suite *procpool_suite(void)
 	tcase_add_test(tc, many_jobs);
 	tcase_add_test(tc, worker_faults);
 	tcase_add_test(tc, cancel_and_timeout);
+	tcase_add_test(tc, wait_cancelled);
 	tcase_add_test(tc, stop_drain_and_cancel);
 	tcase_add_test(tc, bad_arguments);
 	suite_add_tcase(s, tc);
