@@ -7,9 +7,9 @@
  * is reported to the caller as an error, not as a child exiting 127), and
  * is then held by a pidfd: signals go through pidfd_send_signal(), so they
  * can never reach another process that reused the pid, and the exit is
- * awaited with IORING_OP_WAITID on the pidfd (kernel 6.7+; probed once per
- * loop), or by polling the pidfd readable and reaping it with waitid()
- * where the kernel lacks WAITID.
+ * awaited with IORING_OP_WAITID on the pidfd (kernel 6.7+; the op is its
+ * own probe: a kernel without it answers -EINVAL, and that record then
+ * polls the pidfd readable and reaps it with waitid(WNOHANG) instead).
  *
  * Each of the child's stdin, stdout and stderr is inherited, /dev/null,
  * or a pipe that the parent holds as a uco_stream (uco/stream.h): readline,

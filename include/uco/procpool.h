@@ -17,8 +17,11 @@
  * calls below.  Workers die with the pool's process (PR_SET_PDEATHSIG).
  *
  * Faults: a worker that dies while running a job (a crash, a kill, an
- * exit) fails that job with -EOWNERDEAD and is replaced by a fresh fork;
- * the other jobs go on.  The pool never waits for a worker that is gone.
+ * exit) fails that job with -EOWNERDEAD and is reaped, and a fresh fork
+ * replaces it when its slot takes the next job; the other jobs go on.
+ * The pool never waits for a worker that is gone.  (A worker that dies
+ * while idle is noticed, and replaced, when it is next given a job: that
+ * job then fails with -EOWNERDEAD.)
  */
 #ifndef UCO_PROCPOOL_H
 #define UCO_PROCPOOL_H
