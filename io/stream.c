@@ -1,6 +1,7 @@
 /*
  * Buffered streams (uco/stream.h): a read buffer filled by one uco_recv()
- * at a time, a write buffer emptied by uco_send(); both go through the op
+ * at a time, a write buffer emptied by uco_send() (or by the receive and
+ * send of another transport, stream_impl.h); both go through the op
  * layer, so cancellation and timeouts need nothing here beyond keeping the
  * buffers consistent whenever a call returns early.
  */
@@ -45,6 +46,19 @@ void uco__stream_init(struct uco_stream *s, int fd,
 	s->rmax = max_sz(s->limit, s->rsize);
 	s->io = &uco__stream_socket_io;
 	s->roff = s->woff = -1;
+}
+
+int uco__stream_open_xport(struct uco_stream **out, int fd,
+			   const uco_stream_opts *opts,
+			   const struct uco__stream_io *io, void *xctx)
+{
+	int r = uco_stream_open(out, fd, opts);
+
+	if (r == 0) {
+		(*out)->io = io;
+		(*out)->xctx = xctx;
+	}
+	return r;
 }
 
 UCO_API int uco_stream_open(uco_stream **out, int fd,
@@ -654,6 +668,10 @@ int uco__stream_release(struct uco_stream *s, bool flush)
 				r = -EAGAIN;
 		}
 	}
+	if (s->io->release)
+		s->io->release(s, flush);
+	s->io = &uco__stream_socket_io;
+	s->xctx = NULL;
 	if (close(s->fd) < 0 && errno != EINTR && r == 0)
 		r = -errno;
 	s->fd = -1;

@@ -9,6 +9,12 @@
  * readexactly() had received can take it past rmax; it is freed as soon as
  * it empties then.  Write buffer: wbuf[whead, wtail) is written but not
  * yet sent.
+ *
+ * Transport: a stream moves its bytes through `io`, a table of functions:
+ * uco_recv()/uco_send() on its socket by default (uco__stream_socket_io);
+ * files and pipes (stream_file.c), a child's pipes (process.c) and TLS
+ * (tls.c) bring their own, with xctx as their state.  The buffering above
+ * is the same for all of them.
  */
 #ifndef UCO_IO_STREAM_IMPL_H
 #define UCO_IO_STREAM_IMPL_H
@@ -19,6 +25,8 @@
 #include <sys/types.h>
 
 #include <uco/stream.h>
+
+struct uco__stream_xport;
 
 struct uco_stream {
 	int fd;             /* -1 once closed */
@@ -42,31 +50,49 @@ struct uco_stream {
 	uint64_t read_deadline;
 	bool rtimedout;
 
-	/* How bytes move (the transport): sockets by default; files and
-	 * pipes in stream_file.c.  roff / woff: a regular file's read and
-	 * write offsets (-1 for the fd's own position: pipes, ttys). */
+	/* How bytes move (the transport): sockets by default; see above.
+	 * xctx: the transport's state (NULL for sockets and files).
+	 * roff / woff: a regular file's read and write offsets (-1 for the
+	 * fd's own position: pipes, ttys). */
 	const struct uco__stream_io *io;
+	void *xctx;
 	int64_t roff, woff;
 };
 
 /*
  * A stream's transport: what the buffered reader and writer call to move
- * bytes.  recv and send suspend (through the op layer) and return a count
- * or a negative errno (recv: 0 at the end); send_now never suspends and
- * sends what it can (-EAGAIN if nothing); shutdown_wr half-closes (may
- * suspend).
+ * bytes.  Each function gets the stream (fd and xctx in it).
  */
 struct uco__stream_io {
+	/* One receive into buf (len > 0): the count, 0 at the end of the
+	 * stream, or a negative errno.  Suspends; cancellation and timeout
+	 * scopes cut it short with nothing lost. */
 	ssize_t (*recv)(struct uco_stream *s, void *buf, size_t len);
+	/* One send from buf (len > 0): the count sent (> 0) or a negative
+	 * errno (never a SIGPIPE).  Suspends, as recv. */
 	ssize_t (*send)(struct uco_stream *s, const void *buf, size_t len);
+	/* The same without suspending: what it could send now, -EAGAIN if
+	 * nothing.  For the best-effort flush of uco_stream_close(). */
 	ssize_t (*send_now)(struct uco_stream *s, const void *buf, size_t len);
+	/* Half-close the sending side (what was sent is already sent).  May
+	 * suspend.  0 or a negative errno. */
 	int (*shutdown_wr)(struct uco_stream *s);
+	/* NULL, or: free xctx (the stream closes fd itself); graceful: a
+	 * close, not an abort (TLS sends its close_notify).  Never
+	 * suspends. */
+	void (*release)(struct uco_stream *s, bool graceful);
 };
 
 /* The socket transport (stream.c) and the file / pipe one
  * (stream_file.c). */
 extern const struct uco__stream_io uco__stream_socket_io;
 extern const struct uco__stream_io uco__stream_file_io;
+
+/* Wrap fd with transport io (state xctx); as uco_stream_open().  On
+ * failure neither fd nor xctx is released. */
+int uco__stream_open_xport(struct uco_stream **out, int fd,
+			   const uco_stream_opts *opts,
+			   const struct uco__stream_io *io, void *xctx);
 
 /* Set up s over fd (nothing allocated yet). */
 void uco__stream_init(struct uco_stream *s, int fd,
@@ -76,5 +102,11 @@ void uco__stream_init(struct uco_stream *s, int fd,
  * non-blocking send of what is pending first.  Returns as
  * uco_stream_close(). */
 int uco__stream_release(struct uco_stream *s, bool flush);
+
+/* A stream over one end of a pipe (io/process.c): reads with
+ * IORING_OP_READ (the read end must be blocking), writes without SIGPIPE
+ * (the write end must be nonblocking).  As uco_stream_open(). */
+int uco__pipe_stream_open(struct uco_stream **out, int fd,
+			  const uco_stream_opts *opts);
 
 #endif

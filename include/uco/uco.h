@@ -31,9 +31,12 @@
 #include <uco/file.h>
 #include <uco/net.h>
 #include <uco/poll.h>
+#include <uco/process.h>
+#include <uco/procpool.h>
 #include <uco/signal.h>
 #include <uco/stream.h>
 #include <uco/server.h>
 #include <uco/pg.h>
+#include <uco/tls.h>
 
 #endif
