@@ -43,7 +43,7 @@ static unsigned inflight(void)
 {
 	struct uco__loop *l = uco__loop_current();
 
-	return l->inflight - (l->sig.armed ? 1u : 0u);
+	return uco__loop_inflight(l) - (l->sig.armed ? 1u : 0u);
 }
 
 /* Bytes waiting in a pipe. */
@@ -717,12 +717,11 @@ END_TEST
  */
 static uint8_t feed_pair(int timeout_res, int op_res, bool timeout_first)
 {
-	struct uco__loop *l = uco__loop_current();
 	struct uco__op op = { .task = uco_current(), .pending = 2,
 			      .flags = UCO_OP_TIMED };
 	uint64_t ud = (uint64_t)(uintptr_t)&op;
 
-	l->inflight += 2;
+	/* (The loop's CQ walker counts CQEs, not uco__op_complete.) */
 	if (timeout_first) {
 		ck_assert_ptr_null(uco__op_complete(ud | UCO_OP_TAG_TIMEOUT,
 						    timeout_res, 0));
