@@ -256,6 +256,8 @@ static __attribute__((noinline)) bool cq_overflowed(struct uco__loop *l)
 {
 	/* An io_uring_enter(GETEVENTS): it posts what it can and resumes
 	 * nothing, so tasks may call it too. */
+	if (l->current)
+		l->handoff_overflows++;
 	io_uring_get_events(&l->ring);
 	return io_uring_cq_ready(&l->ring) != 0;
 }

@@ -90,6 +90,8 @@ struct uco__loop {
 	int exit_status;                /* start-up error of this loop */
 	struct uco__sigstate sig;       /* uco_signal_wait() */
 	bool stop_cancelled;            /* shutdown cancelled leftover ops */
+	unsigned long handoff_overflows; /* CQ overflows pulled in by the
+	                                   hand-off path (tests/test_op.c) */
 	long home_live;                 /* tasks homed here not yet gone, plus
 	                                   round trips (remote cancels, offload
 	                                   jobs) started here */
