@@ -47,7 +47,6 @@ int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt, unsigned core)
 	atomic_init(&l->inbox, NULL);
 	uco__stack_pool_init(&l->stacks, &rt->guard_budget);
 	uco__timers_init(&l->timers);
-	uco__signal_init(l, rt->sigfd);
 	l->debug = rt->cfg.debug;
 #ifdef UCO_ASAN
 	{
@@ -421,6 +420,13 @@ static void run_task(struct uco__loop *l, struct uco_task *t)
 
 /* ==== the iteration ===================================================== */
 
+void uco__loop_register(struct uco__loop *l, struct uco__service *s)
+{
+	s->due = false;
+	s->next = l->services;
+	l->services = s;
+}
+
 /* 1. Ready tasks, READY_BUDGET runs (a run and its hand-offs all count). */
 static void run_ready(struct uco__loop *l)
 {
@@ -433,15 +439,22 @@ static void run_ready(struct uco__loop *l)
 	}
 }
 
-/* 2. Services: messages, the signal re-arm, object-wait deadlines. */
+/* 2. Services: messages, what registered services asked for (the signal
+ * read's re-arm), object-wait deadlines. */
 static void run_services(struct uco__loop *l)
 {
 	struct uco__timer *tm;
 	uint64_t now;
 
 	uco__msg_drain(l);
-	if (__builtin_expect(l->sig.rearm, 0))
-		uco__signal_rearm(l);
+	if (__builtin_expect(l->services_due, 0)) {
+		l->services_due = false;
+		for (struct uco__service *s = l->services; s; s = s->next)
+			if (s->due) {
+				s->due = false;
+				s->run(l, s);
+			}
+	}
 	if (!l->timers.len)
 		return;
 	now = uco_now();

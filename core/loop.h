@@ -88,7 +88,8 @@ struct uco__loop {
 	void *altstack;                 /* SIGSEGV handler stack */
 	size_t altstack_size;
 	int exit_status;                /* start-up error of this loop */
-	struct uco__sigstate sig;       /* uco_signal_wait() */
+	struct uco__service *services;  /* registered with uco__loop_register */
+	bool services_due;              /* some service asked to run */
 	bool stop_cancelled;            /* shutdown cancelled leftover ops */
 	unsigned long handoff_overflows; /* CQ overflows pulled in by the
 	                                   hand-off path (tests/test_op.c) */
@@ -118,6 +119,7 @@ struct uco__runtime {
 	int main_error;
 	size_t page;
 	int sigfd;                      /* SIGINT/TERM/HUP, read by every loop */
+	struct uco__sigstate *sigstates; /* per loop (sigwait.c's own) */
 	struct uco__sigwatch sigwatch;  /* ...and the unwaited by a thread */
 	struct sigaction old_segv;
 	struct sigaction old_bus;
@@ -172,6 +174,28 @@ static inline struct io_uring_sqe *uco__sqe_get(struct uco__loop *l,
 static inline unsigned uco__loop_inflight(const struct uco__loop *l)
 {
 	return l->inflight + (l->ring.sq.sqe_tail - l->sq_counted);
+}
+
+/*
+ * A service: something outside the scheduler that needs a turn in the
+ * loop's services phase now and then (signal reading registers one).  It
+ * runs on the loop's thread, in the scheduler, so it may submit SQEs and
+ * wake tasks but never suspends.  Registered once, for the loop's life.
+ */
+struct uco__service {
+	struct uco__service *next;
+	void (*run)(struct uco__loop *l, struct uco__service *s);
+	bool due;
+};
+
+void uco__loop_register(struct uco__loop *l, struct uco__service *s);
+
+/* Ask for s to run in l's next services phase (from l's thread). */
+static inline void uco__service_due(struct uco__loop *l,
+				    struct uco__service *s)
+{
+	s->due = true;
+	l->services_due = true;
 }
 
 /* Submit what is queued (handles -EBUSY / -EAGAIN by reaping first; a task

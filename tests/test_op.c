@@ -49,7 +49,7 @@ static unsigned inflight(void)
 {
 	struct uco__loop *l = uco__loop_current();
 
-	return uco__loop_inflight(l) - (l->sig.armed ? 1u : 0u);
+	return uco__loop_inflight(l) - (uco__signal_armed(l) ? 1u : 0u);
 }
 
 /* Bytes waiting in a pipe. */
