@@ -399,6 +399,34 @@ int uco__suspend(struct uco_task *t)
 	return t->wake_res;
 }
 
+__attribute__((noreturn)) void uco__leave(struct uco_task *t)
+{
+	struct uco__loop *l = t->loop;
+	struct uco_task *next;
+
+	/* A task homed here, whose end does not make this loop idle (that
+	 * would wake the other loops, which may need a flush of the SQ),
+	 * gives its record and stack back itself: the stack goes to this
+	 * loop's pool, and nothing can take it from there before this task
+	 * has switched away.  Then it hands off like a suspension.  Any other
+	 * end leaves the release to the scheduler (run_task). */
+	if (t->home == l && l->home_live > 1 && (next = pick_next(l))) {
+		/* As in the scheduler: no task is running while t is given
+		 * back (a suspending call there gets -EPERM). */
+		l->current = NULL;
+		if (__builtin_expect(t->debug, 0))
+			uco__debug_ran(l, t);
+		uco__task_exited(l, t);
+		l->current = next;
+		next->state = UCO_TASK_RUNNING;
+		if (__builtin_expect(next->debug, 0))
+			next->run_start = uco_now();
+		uco__ctx_exit(&t->ctx, &next->ctx);
+	}
+	uco__ctx_exit(&t->ctx, &l->sched);
+	__builtin_unreachable();
+}
+
 /* Switch from the scheduler into t; back when some task switches to the
  * scheduler (tasks hand the CPU to each other, so it need not be t). */
 static void run_task(struct uco__loop *l, struct uco_task *t)

@@ -273,8 +273,7 @@ static void task_entry(void *arg)
 	l->ntasks--;
 	if (t->home == l)
 		finish_at_home(t);
-	/* The scheduler releases the stack once we are off it. */
-	uco__ctx_exit(&t->ctx, &l->sched);
+	uco__leave(t);
 }
 
 /* Called by the scheduler after t switched away for the last time. */

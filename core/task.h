@@ -139,6 +139,14 @@ int uco__suspend(struct uco_task *t);
 /* Queue t to run, with `res` as the return value of its uco__suspend(). */
 void uco__make_ready(struct uco_task *t, int res);
 
+/*
+ * The end of a finished task (its last call): switch away for good, to
+ * the next task if the hand-off rule finds one and the task's record and
+ * stack can be given back before it is left (loop.c), else to the
+ * scheduler, which gives them back.
+ */
+__attribute__((noreturn)) void uco__leave(struct uco_task *t);
+
 /* uco__enter_check / uco__enter when t->slow is set (task.c, cold). */
 int uco__enter_check_slow(struct uco_task *t);
 int uco__enter_slow(struct uco_task *t);
