@@ -72,7 +72,13 @@ int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt, unsigned core)
 	 * kernel never interrupts a running task to post CQEs.  The CQ is
 	 * sized explicitly: multishot ops and a million sleepers flood it. */
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-		  IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+		  IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
+		  /* The kernel's CQ holds at most 65,536 entries (Linux 6.x);
+		   * a larger cq_entries (the configuration allows 2^20) gets
+		   * that many instead of failing the set-up: the rest of a
+		   * flood waits in the kernel's overflow list, which the CQ
+		   * walker drains. */
+		  IORING_SETUP_CLAMP;
 	p.cq_entries = rt->cfg.cq_entries;
 	r = io_uring_queue_init_params(rt->cfg.sq_entries, &l->ring, &p);
 	if (r < 0) {
