@@ -64,9 +64,11 @@
  */
 #if defined(__CET__) && (__CET__ & 1)
 #define UCO_ENDBR	endbr64
+#define UCO_NOTRACK	notrack
 #define UCO_PROP_IBT	1
 #else
 #define UCO_ENDBR
+#define UCO_NOTRACK
 #define UCO_PROP_IBT	0
 #endif
 
@@ -117,6 +119,48 @@ uco__switch:
 	fldcw	4(%rsp)			/* so only when they differ */
 	jmp	1b
 	.size	uco__switch, .-uco__switch
+
+/*
+ *   void uco__switch_exit(void *load_sp);
+ *
+ * Leave a finished context for good: nothing is saved, load_sp is resumed
+ * as uco__switch resumes it, but with an indirect jump.  The finished
+ * task's call chain (task_entry -> uco__leave) is never returned into, so
+ * the return-address predictor's top entry is wrong for the target
+ * whatever we do; a `ret` would also pop it and leave the predictor out of
+ * step with the target's chain, while this jump, at a site of its own,
+ * lets the indirect-branch predictor learn where finished tasks go.
+ */
+	.p2align 4
+	.globl	uco__switch_exit
+	.hidden	uco__switch_exit
+	.type	uco__switch_exit, @function
+uco__switch_exit:
+	UCO_ENDBR			/* landing pad for indirect calls (IBT) */
+	stmxcsr	-8(%rsp)		/* our FP control state (red zone) */
+	fnstcw	-4(%rsp)
+	movl	-8(%rsp), %eax
+	movzwl	-4(%rsp), %ecx
+	movq	%rdi, %rsp		/* switch stacks: now on the target */
+	movq	56(%rsp), %r8		/* where the target resumes */
+	xorl	(%rsp), %eax		/* same MXCSR control bits? */
+	testl	$0xffc0, %eax
+	jnz	2f
+	cmpw	4(%rsp), %cx		/* same x87 control word? */
+	jne	2f
+1:	movq	8(%rsp), %r12
+	movq	16(%rsp), %r13
+	movq	24(%rsp), %r14
+	movq	32(%rsp), %r15
+	movq	40(%rsp), %rbx
+	movq	48(%rsp), %rbp
+	leaq	64(%rsp), %rsp		/* pop the frame and the resume address */
+	UCO_NOTRACK jmp	*%r8		/* (no endbr64 there: it is a return
+					   address, hence notrack) */
+2:	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	jmp	1b
+	.size	uco__switch_exit, .-uco__switch_exit
 
 /*
  * First code a new context runs, reached by the `ret` that ends uco__switch
