@@ -433,6 +433,39 @@ __attribute__((noreturn)) void uco__leave(struct uco_task *t)
 	__builtin_unreachable();
 }
 
+void uco__yield_now(struct uco_task *t)
+{
+	struct uco__loop *l = t->loop;
+	struct uco_task *next = l->ready_head;
+
+	if (__builtin_expect(t->slow != 0, 0))
+		suspend_checks(l, t);
+	if (__builtin_expect(l->handoffs >= UCO_HANDOFF_BUDGET, 0)) {
+		/* The scheduler's turn (pick_next's rule); t runs again
+		 * after every task ready now. */
+		t->state = UCO_TASK_READY;
+		uco__ready_push(l, t);
+		uco__ctx_switch(&t->ctx, &l->sched);
+	} else {
+		l->handoffs++;
+		if (!next)
+			return; /* t alone was ready: it goes on */
+		/* Push t, pop next: the queue is not empty either side. */
+		t->next_ready = NULL;
+		l->ready_tail->next_ready = t;
+		l->ready_tail = t;
+		l->ready_head = next->next_ready;
+		t->state = UCO_TASK_READY;
+		next->state = UCO_TASK_RUNNING;
+		l->current = next;
+		if (__builtin_expect(next->debug, 0))
+			next->run_start = uco_now();
+		uco__ctx_switch(&t->ctx, &next->ctx);
+	}
+	if (__builtin_expect(t->debug, 0))
+		t->run_start = uco_now();
+}
+
 /* Switch from the scheduler into t; back when some task switches to the
  * scheduler (tasks hand the CPU to each other, so it need not be t). */
 static void run_task(struct uco__loop *l, struct uco_task *t)

@@ -434,11 +434,7 @@ UCO_API int uco_yield(void)
 
 	if (r < 0)
 		return r;
-	/* uco__make_ready without what a running task does not need: it
-	 * has no armed timer, waits on nothing, and ignores wake_res. */
-	t->state = UCO_TASK_READY;
-	uco__ready_push(t->loop, t);
-	uco__suspend(t);
+	uco__yield_now(t);
 	return t->cancel_req && !t->shield ? -ECANCELED : 0;
 }
 

@@ -147,6 +147,12 @@ void uco__make_ready(struct uco_task *t, int res);
  */
 __attribute__((noreturn)) void uco__leave(struct uco_task *t);
 
+/* The running task t goes behind every ready task, and the head of the
+ * ready queue runs now (the hand-off rule; none: t goes on).  uco_yield's
+ * switch, fused: uco__make_ready + uco__suspend without what a running
+ * task does not need. */
+void uco__yield_now(struct uco_task *t);
+
 /* uco__enter_check / uco__enter when t->slow is set (task.c, cold). */
 int uco__enter_check_slow(struct uco_task *t);
 int uco__enter_slow(struct uco_task *t);
