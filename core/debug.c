@@ -195,6 +195,7 @@ static void *sigquit_watcher(void *arg)
 		io_uring_prep_read(sqe, fd, &si, sizeof(si), 0);
 		op.task->wait_what = "SIGQUIT (debug dump)";
 		r = uco__op_wait(&op, sqe);
+		op.task->wait_what = NULL;
 		if (r != (int)sizeof(si))
 			break;
 		fprintf(stderr, "uco: debug: tasks at SIGQUIT:\n");

@@ -35,11 +35,14 @@ void uco__msg_send(struct uco__loop *to, struct uco__msg *m)
 {
 	struct uco__loop *l = uco__tls_loop;
 
-	/* To ourselves no wake-up is needed: the loop drains every turn. */
+	/* To ourselves no wake-up is needed: the loop drains every turn.  To
+	 * another loop, a wake-up (sent only if its inbox was empty, so it may
+	 * be asleep) leaves at once: not with our next submission, which may
+	 * be UCO_HANDOFF_BUDGET hand-offs away. */
 	if (to == l)
 		inbox_push(to, m);
 	else
-		uco__msg_post(to, m, &l->ring, 0);
+		uco__msg_post(to, m, &l->ring, 1);
 }
 
 unsigned uco__msg_drain(struct uco__loop *l)

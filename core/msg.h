@@ -28,7 +28,8 @@ struct uco__msg {
 void uco__msg_post(struct uco__loop *to, struct uco__msg *m,
 		   struct io_uring *wake_ring, int submit);
 
-/* Post from the calling loop's thread (its ring flushes with the loop). */
+/* Post from the calling loop's thread; a wake-up it needs is submitted at
+ * once. */
 void uco__msg_send(struct uco__loop *to, struct uco__msg *m);
 
 /* Run every message in l's inbox; returns how many. */

@@ -11,7 +11,7 @@ struct io_uring_sqe *uco__op_begin_timed(struct uco__op *op, uint64_t deadline)
 {
 	if (deadline == UINT64_MAX)
 		return uco__sqe_get(op->task->loop, 1);
-	op->flags = UCO_OP_TIMED;
+	op->flags |= UCO_OP_TIMED;
 	op->pending = 2;
 	op->ts.tv_sec = (long long)(deadline / 1000000000ull);
 	op->ts.tv_nsec = (long long)(deadline % 1000000000ull);
@@ -24,7 +24,7 @@ void uco__op_link_timeout(struct uco__op *op, struct io_uring_sqe *sqe)
 {
 	/* io_uring_prep_* zero the SQE, so the link flag goes on after the
 	 * caller's prep, here; the second SQE was reserved with the first. */
-	struct io_uring_sqe *ts = io_uring_get_sqe(&op->task->loop->ring);
+	struct io_uring_sqe *ts = uco__sqe_take(op->task->loop);
 
 	sqe->flags |= IOSQE_IO_LINK;
 	io_uring_prep_link_timeout(ts, &op->ts, IORING_TIMEOUT_ABS);
@@ -60,6 +60,8 @@ void uco__op_cancel(struct uco__op *op)
 
 	if (op->flags & UCO_OP_CANCELLED)
 		return;
+	if (!(op->flags & ~UCO_OP_WANT_FLAGS))
+		op->pending = 1; /* the op's own CQE (not counted until now) */
 	op->flags |= UCO_OP_CANCELLED;
 	sqe = uco__sqe_get(l, 1);
 	/* Matched by value: the kernel never dereferences user_data.  The
@@ -68,14 +70,12 @@ void uco__op_cancel(struct uco__op *op)
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op | UCO_OP_TAG_OP, 0);
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UCO_OP_TAG_CANCEL);
 	op->pending++;
-	l->inflight++;
 }
 
 void uco__handler_submitted(struct uco__cqe_handler *h,
 			    struct io_uring_sqe *sqe)
 {
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)h | UCO_OP_TAG_HANDLER);
-	uco__tls_loop->inflight++;
 }
 
 void uco__handler_cancel(struct uco__cqe_handler *h)
@@ -86,7 +86,6 @@ void uco__handler_cancel(struct uco__cqe_handler *h)
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)h | UCO_OP_TAG_HANDLER,
 			       IORING_ASYNC_CANCEL_ALL);
 	io_uring_sqe_set_data64(sqe, UCO_UD_CANCEL);
-	l->inflight++;
 }
 
 struct uco_task *uco__op_complete_slow(uint64_t user_data, int res,
@@ -94,17 +93,12 @@ struct uco_task *uco__op_complete_slow(uint64_t user_data, int res,
 {
 	struct uco__op *op =
 		(struct uco__op *)(uintptr_t)(user_data & ~(uint64_t)UCO_OP_TAG_MASK);
-	struct uco__loop *l;
-
 	if ((user_data & UCO_OP_TAG_MASK) == UCO_OP_TAG_HANDLER) {
 		struct uco__cqe_handler *h = (struct uco__cqe_handler *)op;
 
-		if (!(flags & IORING_CQE_F_MORE))
-			uco__tls_loop->inflight--;
 		h->fn(h, res, flags);
 		return NULL;
 	}
-	l = op->task->loop;
 	switch (user_data & UCO_OP_TAG_MASK) {
 	case UCO_OP_TAG_OP:
 		/* A zero-copy send answers twice: its result (with F_MORE),
@@ -130,8 +124,9 @@ struct uco_task *uco__op_complete_slow(uint64_t user_data, int res,
 	default:
 		break;
 	}
-	l->inflight--;
-	if (--op->pending > 0)
+	/* An op without flags has one CQE to come (its pending was never
+	 * set): this one, without F_MORE. */
+	if (op->flags & ~UCO_OP_WANT_FLAGS && --op->pending > 0)
 		return NULL;
 	/* The kernel is done with the op: its task is resumed straight off
 	 * this CQE, by whoever is walking the CQ. */

@@ -40,26 +40,40 @@ enum {
 	UCO_OP_TAG_MASK = 3,
 };
 
-/* user_data values that are not op records (all below 4096, never a
- * pointer): CQEs the loop consumes itself. */
+/* user_data values that are not op records (all below
+ * UCO_UD_SPECIAL_LIMIT, which no pointer is): CQEs the loop consumes
+ * itself. */
 enum {
-	UCO_UD_IGNORE = 8,  /* a CQE nobody waits for (e.g. a failed wake) */
-	UCO_UD_WAKE = 16,   /* another thread's IORING_OP_MSG_RING wake-up */
-	UCO_UD_CANCEL = 24, /* an ASYNC_CANCEL nobody waits for (its answer,
-	                       0, -ENOENT or -EALREADY, changes nothing) */
+	UCO_UD_WAKE_SENT = 8, /* our own MSG_RING wake-up of another loop:
+	                         posted only when it failed (it is sent with
+	                         IOSQE_CQE_SKIP_SUCCESS), and never counted
+	                         in flight */
+	UCO_UD_WAKE = 16,     /* another thread's MSG_RING wake-up of us: no
+	                         SQE of ours, so never counted in flight */
+	UCO_UD_CANCEL = 24,   /* an ASYNC_CANCEL nobody waits for (its answer,
+	                         0, -ENOENT or -EALREADY, changes nothing) */
+	UCO_UD_SPECIAL_LIMIT = 4096,
 };
 
+/*
+ * op->flags.  An op with none of them set (the common case) ends at its one
+ * CQE: the completion fast path (opfast.h) writes only res and resumes the
+ * task, and `pending` is neither set nor read.  Any flag sends its CQEs
+ * through uco__op_complete_slow, which counts `pending` down.
+ */
 enum {
 	UCO_OP_TIMED = 1,      /* a LINK_TIMEOUT was linked to it */
 	UCO_OP_FIRED = 2,      /* ...and that timeout fired (-ETIME) */
 	UCO_OP_CANCELLED = 4,  /* an ASYNC_CANCEL was sent for a task cancel */
+	UCO_OP_WANT_FLAGS = 8, /* the caller reads cqe_flags (set it after
+	                          uco__op_begin) */
 };
 
 struct uco__op {
 	struct uco_task *task;
 	int res;                      /* the operation's CQE result */
-	uint32_t cqe_flags;
-	uint8_t pending;              /* CQEs still due */
+	uint32_t cqe_flags;           /* only with UCO_OP_WANT_FLAGS */
+	uint8_t pending;              /* CQEs still due (only if flags != 0) */
 	uint8_t flags;                /* UCO_OP_* */
 	struct __kernel_timespec ts;  /* the linked timeout's deadline */
 } __attribute__((aligned(8)));
@@ -86,17 +100,16 @@ void uco__op_cancel(struct uco__op *op);
 
 /*
  * A long-lived CQE consumer (tag 3): multishot operations, whose one SQE
- * yields CQEs until one comes without IORING_CQE_F_MORE.  The owner counts
- * its SQE in the loop's inflight (uco__handler_submitted) and the op layer
- * uncounts it at the CQE without F_MORE, so a loop never shuts down under a
- * live multishot.  fn runs on the loop's thread, in the scheduler or in a
+ * yields CQEs until one comes without IORING_CQE_F_MORE.  Its SQE counts
+ * in the loop's inflight like every SQE, until the CQE without F_MORE, so a
+ * loop never shuts down under a live multishot.  fn runs on the loop's thread, in the scheduler or in a
  * suspending task; it may wake tasks but must not suspend.
  */
 struct uco__cqe_handler {
 	void (*fn)(struct uco__cqe_handler *h, int res, uint32_t flags);
 } __attribute__((aligned(8)));
 
-/* Tag the SQE for handler h and count it in flight. */
+/* Tag the SQE for handler h. */
 void uco__handler_submitted(struct uco__cqe_handler *h,
 			    struct io_uring_sqe *sqe);
 

@@ -150,7 +150,7 @@ static void *loop_thread(void *p)
 				atomic_store(&rt->stopping, true);
 			}
 		}
-		uco__signal_start(l);
+		uco__signal_start(l, rt->sigfd);
 		uco__loop_run(l);
 	}
 	uco__tls_loop = NULL;
@@ -218,7 +218,9 @@ UCO_API int uco_run(uco_fn main_fn, void *arg, const uco_config *cfg_in,
 	pthread_cond_init(&rt->start_cv, NULL);
 	rt->loops = uco__zalloc(rt->nloops * sizeof(*rt->loops));
 	targs = uco__zalloc(rt->nloops * sizeof(*targs));
-	if (!rt->loops || !targs) {
+	rt->sigstates = uco__sigstates_new(rt->nloops);
+	if (!rt->loops || !targs || !rt->sigstates) {
+		uco__sigstates_free(rt->sigstates, rt->nloops);
 		uco__free(targs, rt->nloops * sizeof(*targs));
 		uco__free(rt->loops, rt->nloops * sizeof(*rt->loops));
 		uco__free(rt, sizeof(*rt));
@@ -279,6 +281,7 @@ UCO_API int uco_run(uco_fn main_fn, void *arg, const uco_config *cfg_in,
 			*result = rt->main_result;
 	}
 out_barrier:
+	uco__sigstates_free(rt->sigstates, rt->nloops);
 	uco__free(targs, rt->nloops * sizeof(*targs));
 	uco__free(rt->loops, rt->nloops * sizeof(*rt->loops));
 	uco__free(rt, sizeof(*rt));

@@ -15,8 +15,41 @@
 #include "alloc.h"
 #include "loop.h"
 #include "msg.h"
+#include "op.h"
 #include "task.h"
 #include "wait.h"
+
+/* Per loop (rt->sigstates[core]); registered with its loop as a service,
+ * which re-arms the read. */
+struct uco__sigstate {
+	struct uco__node waiters;          /* tasks in uco_signal_wait() */
+	_Atomic unsigned count[UCO_NSIGNALS]; /* ...per signal (read by readers) */
+	struct uco__cqe_handler h;         /* this loop's signalfd read */
+	struct uco__service rearm;         /* read again (in the scheduler) */
+	struct signalfd_siginfo si;
+	int fd;                            /* the signalfd, or -1 */
+	bool armed;
+};
+
+static struct uco__sigstate *sig_of(struct uco__loop *l)
+{
+	return &l->rt->sigstates[l->core];
+}
+
+struct uco__sigstate *uco__sigstates_new(unsigned nloops)
+{
+	return uco__zalloc(nloops * sizeof(struct uco__sigstate));
+}
+
+void uco__sigstates_free(struct uco__sigstate *s, unsigned nloops)
+{
+	uco__free(s, nloops * sizeof(*s));
+}
+
+bool uco__signal_armed(struct uco__loop *l)
+{
+	return sig_of(l)->armed;
+}
 
 static const int signals[UCO_NSIGNALS] = { SIGINT, SIGTERM, SIGHUP };
 
@@ -35,14 +68,6 @@ void uco__signal_set(sigset_t *set)
 		sigaddset(set, signals[i]);
 }
 
-void uco__signal_init(struct uco__loop *l, int fd)
-{
-	uco__node_init(&l->sig.waiters);
-	for (int i = 0; i < UCO_NSIGNALS; i++)
-		atomic_init(&l->sig.count[i], 0);
-	l->sig.fd = fd;
-	l->sig.armed = false;
-}
 
 /* The program's own disposition for a signal nobody waits for: SIG_DFL
  * terminates the process as the signal would have, SIG_IGN drops it, a
@@ -99,7 +124,7 @@ static void count_waiter(struct sigwaiter *w, int delta)
 
 		if (sigismember(w->set, signals[i]) != 1)
 			continue;
-		atomic_fetch_add_explicit(&w->loop->sig.count[i],
+		atomic_fetch_add_explicit(&sig_of(w->loop)->count[i],
 					  (unsigned)delta, memory_order_relaxed);
 		before = atomic_fetch_add_explicit(&sw->waiting[i],
 						   (unsigned)delta,
@@ -114,10 +139,11 @@ static void count_waiter(struct sigwaiter *w, int delta)
 /* Wake this loop's waiters for signo; how many. */
 static unsigned deliver_here(struct uco__loop *l, int signo)
 {
-	struct uco__node *n = l->sig.waiters.next;
+	struct uco__sigstate *st = sig_of(l);
+	struct uco__node *n = st->waiters.next;
 	unsigned woken = 0;
 
-	while (n != &l->sig.waiters) {
+	while (n != &st->waiters) {
 		struct sigwaiter *w = uco__container_of(n, struct sigwaiter, node);
 
 		n = n->next;
@@ -162,7 +188,7 @@ static void dispatch(struct uco__loop *l, int signo)
 		struct sigmsg *m;
 
 		if (o == l ||
-		    !atomic_load_explicit(&o->sig.count[i], memory_order_relaxed))
+		    !atomic_load_explicit(&sig_of(o)->count[i], memory_order_relaxed))
 			continue;
 		m = uco__alloc(sizeof(*m));
 		if (!m)
@@ -176,15 +202,16 @@ static void dispatch(struct uco__loop *l, int signo)
 		default_action(signo);
 }
 
-static void arm(struct uco__loop *l);
+static void arm(struct uco__loop *l, struct uco__sigstate *st);
 
 static void on_read(struct uco__cqe_handler *h, int res, uint32_t flags)
 {
 	struct uco__loop *l = uco__tls_loop;
+	struct uco__sigstate *st = uco__container_of(h, struct uco__sigstate, h);
 
-	l->sig.armed = false;
-	if (res == (int)sizeof(l->sig.si))
-		dispatch(l, (int)l->sig.si.ssi_signo);
+	st->armed = false;
+	if (res == (int)sizeof(st->si))
+		dispatch(l, (int)st->si.ssi_signo);
 	else if (res != -ECANCELED && res != -EINTR)
 		fprintf(stderr, "uco: reading signals: %s\n",
 			strerror(res < 0 ? -res : EIO));
@@ -193,30 +220,41 @@ static void on_read(struct uco__cqe_handler *h, int res, uint32_t flags)
 	 * scheduler, not here: this runs inside a suspending task, which
 	 * must not be suspended again by a flush of a full SQ. */
 	if (res != -ECANCELED && !l->stop_cancelled)
-		l->sig.rearm = true;
+		uco__service_due(l, &st->rearm);
 }
 
-void uco__signal_rearm(struct uco__loop *l)
+static void rearm(struct uco__loop *l, struct uco__service *s)
 {
-	l->sig.rearm = false;
-	if (l->sig.fd >= 0 && !l->sig.armed && !l->stop_cancelled)
-		arm(l);
+	struct uco__sigstate *st =
+		uco__container_of(s, struct uco__sigstate, rearm);
+
+	if (st->fd >= 0 && !st->armed && !l->stop_cancelled)
+		arm(l, st);
 }
 
-static void arm(struct uco__loop *l)
+static void arm(struct uco__loop *l, struct uco__sigstate *st)
 {
 	struct io_uring_sqe *sqe = uco__sqe_get(l, 1);
 
-	io_uring_prep_read(sqe, l->sig.fd, &l->sig.si, sizeof(l->sig.si), 0);
-	uco__handler_submitted(&l->sig.h, sqe);
-	l->sig.armed = true;
+	io_uring_prep_read(sqe, st->fd, &st->si, sizeof(st->si), 0);
+	uco__handler_submitted(&st->h, sqe);
+	st->armed = true;
 }
 
-void uco__signal_start(struct uco__loop *l)
+void uco__signal_start(struct uco__loop *l, int fd)
 {
-	l->sig.h.fn = on_read;
-	if (l->sig.fd >= 0)
-		arm(l);
+	struct uco__sigstate *st = sig_of(l);
+
+	uco__node_init(&st->waiters);
+	for (int i = 0; i < UCO_NSIGNALS; i++)
+		atomic_init(&st->count[i], 0);
+	st->fd = fd;
+	st->armed = false;
+	st->h.fn = on_read;
+	st->rearm.run = rearm;
+	uco__loop_register(l, &st->rearm);
+	if (st->fd >= 0)
+		arm(l, st);
 }
 
 static void sigwaiter_unlink(void *ctx)
@@ -250,7 +288,7 @@ UCO_API int uco_signal_wait(const sigset_t *set)
 		return -EPERM;
 	w.loop = w.task->loop;
 	w.set = set;
-	uco__list_add_tail(&w.loop->sig.waiters, &w.node);
+	uco__list_add_tail(&sig_of(w.loop)->waiters, &w.node);
 	count_waiter(&w, 1);
 	return uco__block(sigwaiter_unlink, &w, "signal");
 }

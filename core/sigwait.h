@@ -20,26 +20,20 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/signalfd.h>
 
-#include "list.h"
-#include "op.h"
 
 struct uco__loop;
 struct uco__runtime;
 
 #define UCO_NSIGNALS 3 /* SIGINT, SIGTERM, SIGHUP */
 
-/* Per loop. */
-struct uco__sigstate {
-	struct uco__node waiters;          /* tasks in uco_signal_wait() */
-	_Atomic unsigned count[UCO_NSIGNALS]; /* ...per signal (read by readers) */
-	struct uco__cqe_handler h;         /* this loop's signalfd read */
-	struct signalfd_siginfo si;
-	int fd;                            /* the signalfd, or -1 */
-	bool armed;
-	bool rearm;                        /* read again (the scheduler does) */
-};
+/* Per loop, private to sigwait.c: the runtime keeps an array of them
+ * (rt->sigstates, by core). */
+struct uco__sigstate;
+struct uco__sigstate *uco__sigstates_new(unsigned nloops);
+void uco__sigstates_free(struct uco__sigstate *s, unsigned nloops);
 
 /* Per runtime: the watcher thread for signals nobody waits for. */
 struct uco__sigwatch {
@@ -60,11 +54,11 @@ void uco__sigwatch_stop(struct uco__runtime *rt);
 /* The signals uco takes over. */
 void uco__signal_set(sigset_t *set);
 
-/* Per-loop set-up, with the signalfd from uco_run() (or -1). */
-void uco__signal_init(struct uco__loop *l, int fd);
-/* Start reading the signalfd (from the loop's thread). */
-void uco__signal_start(struct uco__loop *l);
-/* The scheduler's part: read again after a signal (l->sig.rearm). */
-void uco__signal_rearm(struct uco__loop *l);
+/* Set up l's part, register it with l and start reading the signalfd
+ * from uco_run() (or -1: none), from l's thread before it runs. */
+void uco__signal_start(struct uco__loop *l, int fd);
+
+/* Is l's signalfd read in flight?  (The tests discount it.) */
+bool uco__signal_armed(struct uco__loop *l);
 
 #endif

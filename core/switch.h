@@ -36,6 +36,9 @@ struct uco__ctx {
 /* Assembly: save the running context into *save_sp, resume load_sp. */
 void uco__switch(void **save_sp, void *load_sp);
 
+/* Assembly: resume load_sp, saving nothing (the running context is done). */
+__attribute__((noreturn)) void uco__switch_exit(void *load_sp);
+
 /*
  * Prepare ctx to run entry(arg) on [lo, lo + size) the first time it is
  * switched to.  entry must never return; it ends by switching away with
@@ -58,16 +61,16 @@ static inline void uco__ctx_switch(struct uco__ctx *from, struct uco__ctx *to)
 }
 
 /*
- * Leave `from` for the last time: ASan may free its fake stack.  The saved
- * stack pointer is still written (into from->sp) but never used again.
+ * Leave `from` for the last time (uco__switch_exit: nothing of it is
+ * saved); ASan may free its fake stack.
  */
 static inline void uco__ctx_exit(struct uco__ctx *from, struct uco__ctx *to)
 {
 #ifdef UCO_ASAN
 	__sanitizer_start_switch_fiber(NULL, to->stack_lo, to->stack_size);
 #endif
-	uco__switch(&from->sp, to->sp);
-	__builtin_unreachable();
+	(void)from;
+	uco__switch_exit(to->sp);
 }
 
 /*

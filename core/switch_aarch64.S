@@ -124,6 +124,40 @@ uco__switch:
 	.size	uco__switch, .-uco__switch
 
 /*
+ *   void uco__switch_exit(void *load_sp);
+ *
+ * Leave a finished context for good: nothing is saved; load_sp is resumed
+ * exactly as uco__switch resumes it.  (x86-64 ends this one with an
+ * indirect jump for its predictor; here `ret` stays: a `br` to a return
+ * address, which has no landing pad, would fault under BTI.)
+ */
+	.p2align 4
+	.globl	uco__switch_exit
+	.hidden	uco__switch_exit
+	.type	uco__switch_exit, %function
+uco__switch_exit:
+	UCO_BTI_C			/* landing pad for indirect calls (BTI) */
+	mrs	x10, fpcr		/* our FP control, to compare */
+	mov	sp, x0			/* switch stacks: now on the target */
+	ldr	x9, [sp, #160]		/* the target's FP control */
+	cmp	x9, x10
+	b.eq	1f
+	msr	fpcr, x9
+1:	ldp	d8, d9, [sp, #0]	/* callee-saved FP/SIMD */
+	ldp	d10, d11, [sp, #16]
+	ldp	d12, d13, [sp, #32]
+	ldp	d14, d15, [sp, #48]
+	ldp	x19, x20, [sp, #64]	/* callee-saved general registers */
+	ldp	x21, x22, [sp, #80]
+	ldp	x23, x24, [sp, #96]
+	ldp	x25, x26, [sp, #112]
+	ldp	x27, x28, [sp, #128]
+	ldp	x29, x30, [sp, #144]	/* frame pointer and return address */
+	add	sp, sp, #176		/* pop the frame */
+	ret				/* to x30: into the target where it left off */
+	.size	uco__switch_exit, .-uco__switch_exit
+
+/*
  * First code a new context runs, reached by uco__switch's `ret` with the
  * entry function in x19 and its argument in x20.  sp is 16-byte aligned
  * (uco__ctx_init aligns the top of the stack and the frame is a multiple of

@@ -36,11 +36,11 @@
  * loader enables a feature only for a program whose every object claims it.
  * This file writes its own note and claims only what it does:
  *
- *   IBT, yes.  Both functions start with an endbr64 landing pad: uco__ctx_start
- *   is reached by the switch's indirect jump, and uco__switch's address may
- *   be taken.  The jump that resumes a suspended context lands on a return
- *   address, which has no endbr64; it carries the `notrack` prefix, as GCC's
- *   own switch-table jumps do, so it is valid wherever compiled C code is.
+ *   IBT, yes.  Both functions start with an endbr64 landing pad (IBT does
+ *   not check `ret`, which resumes every context, but uco__switch's address
+ *   may be taken, and the pads keep uco__ctx_start valid as a jump target).
+ *   There is no indirect jump or call in this file other than the entry
+ *   function's call in uco__ctx_start, which lands on a C function's pad.
  *
  *   SHSTK, no.  A shadow stack is one per context: every task would need its
  *   own, mapped with map_shadow_stack(2) (Linux 6.6+) with a restore token
@@ -93,7 +93,6 @@ uco__switch:
 	movq	%rsp, (%rdi)		/* *save_sp = current stack pointer */
 
 	movq	%rsi, %rsp		/* switch stacks: now on the target */
-	movq	56(%rsp), %r8		/* where the target resumes */
 	xorl	(%rsp), %eax		/* same MXCSR control bits as ours? */
 	testl	$0xffc0, %eax		/* (bits 0-5 are status flags, which */
 	jnz	2f			/* the ABI does not preserve) */
@@ -105,19 +104,67 @@ uco__switch:
 	movq	32(%rsp), %r15
 	movq	40(%rsp), %rbx
 	movq	48(%rsp), %rbp
-	leaq	64(%rsp), %rsp		/* pop the frame and the return address */
-	/* An indirect jump, not `ret`: the return-stack predictor expects us
-	 * back at our own caller and would mispredict every switch; the
-	 * indirect-branch predictor learns the ping-pong pattern. */
-	UCO_NOTRACK jmp *%r8		/* (no endbr64 there: see the top) */
+	leaq	56(%rsp), %rsp		/* pop the frame */
+	/* `ret`, not an indirect jump: every task suspends through the same
+	 * call chain (worker -> uco_nop -> uco__suspend -> uco__switch) and is
+	 * resumed inside that same chain, so the return-address predictor,
+	 * whose top entry is our own caller's return address, is right for
+	 * the target too, and stays in step for the returns that follow.  An
+	 * indirect jump never pops that entry, and the next two returns
+	 * mispredict after every switch (issue 12: the yield ping-pong went
+	 * from 61 to 14 ns).  benchmarks/switch.c measures the switch this
+	 * way; a ping-pong between two different call sites rewards `jmp`. */
+	ret				/* to the target's resume address */
 2:	ldmxcsr	(%rsp)			/* loading these stalls the pipeline, */
 	fldcw	4(%rsp)			/* so only when they differ */
 	jmp	1b
 	.size	uco__switch, .-uco__switch
 
 /*
- * First code a new context runs, reached by the jump that ends uco__switch
- * once the frame is popped.  The stack pointer is 16-byte aligned here
+ *   void uco__switch_exit(void *load_sp);
+ *
+ * Leave a finished context for good: nothing is saved, load_sp is resumed
+ * as uco__switch resumes it, but with an indirect jump.  The finished
+ * task's call chain (task_entry -> uco__leave) is never returned into, so
+ * the return-address predictor's top entry is wrong for the target
+ * whatever we do; a `ret` would also pop it and leave the predictor out of
+ * step with the target's chain, while this jump, at a site of its own,
+ * lets the indirect-branch predictor learn where finished tasks go.
+ */
+	.p2align 4
+	.globl	uco__switch_exit
+	.hidden	uco__switch_exit
+	.type	uco__switch_exit, @function
+uco__switch_exit:
+	UCO_ENDBR			/* landing pad for indirect calls (IBT) */
+	stmxcsr	-8(%rsp)		/* our FP control state (red zone) */
+	fnstcw	-4(%rsp)
+	movl	-8(%rsp), %eax
+	movzwl	-4(%rsp), %ecx
+	movq	%rdi, %rsp		/* switch stacks: now on the target */
+	movq	56(%rsp), %r8		/* where the target resumes */
+	xorl	(%rsp), %eax		/* same MXCSR control bits? */
+	testl	$0xffc0, %eax
+	jnz	2f
+	cmpw	4(%rsp), %cx		/* same x87 control word? */
+	jne	2f
+1:	movq	8(%rsp), %r12
+	movq	16(%rsp), %r13
+	movq	24(%rsp), %r14
+	movq	32(%rsp), %r15
+	movq	40(%rsp), %rbx
+	movq	48(%rsp), %rbp
+	leaq	64(%rsp), %rsp		/* pop the frame and the resume address */
+	UCO_NOTRACK jmp	*%r8		/* (no endbr64 there: it is a return
+					   address, hence notrack) */
+2:	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	jmp	1b
+	.size	uco__switch_exit, .-uco__switch_exit
+
+/*
+ * First code a new context runs, reached by the `ret` that ends uco__switch
+ * once the frame is popped (its resume address, set by uco__ctx_init).  The stack pointer is 16-byte aligned here
  * (uco__ctx_init arranges it), so the call below enters the function with
  * the alignment the ABI promises.  The entry
  * function never returns: a finished task switches away for good.
@@ -127,7 +174,7 @@ uco__switch:
 	.hidden	uco__ctx_start
 	.type	uco__ctx_start, @function
 uco__ctx_start:
-	UCO_ENDBR			/* landing pad: the switch jumps here */
+	UCO_ENDBR			/* landing pad (see the top) */
 	movq	%r13, %rdi		/* the argument uco__ctx_init stored */
 	xorl	%ebp, %ebp		/* end of the frame chain for debuggers */
 	callq	*%r12

@@ -22,36 +22,22 @@
 
 #define MAX_STACK (1ull << 30)
 
-int uco__suspend(struct uco_task *t)
+/* The rare part of uco__enter_check (t->slow is set). */
+__attribute__((cold, noinline)) int uco__enter_check_slow(struct uco_task *t)
 {
-	struct uco__loop *l = t->loop;
+	if (t->cancel_req && !t->shield)
+		return -ECANCELED;
+	if (t->ndeadlines != 0 && uco_now() >= uco__task_deadline(t))
+		return uco__timed_out(t);
+	return 0;
+}
 
-	/* A canary-protected stack is checked every time it is left: an
-	 * overflow has clobbered the word below the region by now. */
-	struct uco_task *next;
+/* The rare part of uco__enter (t->slow is set). */
+__attribute__((cold, noinline)) int uco__enter_slow(struct uco_task *t)
+{
+	int r = uco__enter_check_slow(t);
 
-	if (__builtin_expect(t->canary && *t->canary != UCO_STACK_CANARY, 0))
-		uco__stack_overflow(t);
-	if (__builtin_expect(l->debug, 0))
-		uco__debug_ran(l, t);
-	/* Switch straight to the next task when there is one: one switch per
-	 * resumption instead of two through the scheduler. */
-	next = uco__pick_next(l);
-	if (next == t) {
-		/* It was itself first in the ready queue (a yield). */
-		t->state = UCO_TASK_RUNNING;
-	} else if (next) {
-		l->current = next;
-		next->state = UCO_TASK_RUNNING;
-		if (__builtin_expect(l->debug, 0))
-			next->run_start = uco_now();
-		uco__ctx_switch(&t->ctx, &next->ctx);
-	} else {
-		uco__ctx_switch(&t->ctx, &l->sched);
-	}
-	if (__builtin_expect(l->debug, 0))
-		t->run_start = uco_now();
-	return t->wake_res;
+	return r < 0 ? uco__refuse(t, r) : 0;
 }
 
 __attribute__((cold, noinline)) int uco__refuse(struct uco_task *t, int err)
@@ -67,18 +53,6 @@ __attribute__((cold, noinline)) int uco__refuse(struct uco_task *t, int err)
 	uco__make_ready(t, 0);
 	uco__suspend(t);
 	return err;
-}
-
-void uco__make_ready(struct uco_task *t, int res)
-{
-	struct uco__loop *l = t->loop;
-
-	if (t->heap_idx)
-		uco__timer_disarm(&l->timers, t);
-	t->wake_res = res;
-	t->wait_kind = UCO_WAIT_NONE;
-	t->state = UCO_TASK_READY;
-	uco__ready_push(l, t);
 }
 
 void uco__interrupt(struct uco_task *t, int reason)
@@ -154,7 +128,7 @@ static int task_new(struct uco__loop *home, struct uco__loop *runner,
 	t->ndeadlines = 0;
 	t->deadlines_cut = 0;
 	t->shield = 0;
-	t->heap_idx = 0;
+	t->timer.idx = 0;
 	t->wait_what = NULL;
 	t->locals = NULL;
 	t->group = NULL;
@@ -168,6 +142,8 @@ static int task_new(struct uco__loop *home, struct uco__loop *runner,
 	t->home = home;
 	t->stack = st;
 	t->canary = st->canary;
+	t->canaried = st->canary != NULL;
+	t->debug = runner->debug;
 	t->fn = fn;
 	t->arg = arg;
 	t->refs = 1;
@@ -298,8 +274,7 @@ static void task_entry(void *arg)
 	l->ntasks--;
 	if (t->home == l)
 		finish_at_home(t);
-	/* The scheduler releases the stack once we are off it. */
-	uco__ctx_exit(&t->ctx, &l->sched);
+	uco__leave(t);
 }
 
 /* Called by the scheduler after t switched away for the last time. */
@@ -463,8 +438,7 @@ UCO_API int uco_yield(void)
 
 	if (r < 0)
 		return r;
-	uco__make_ready(t, 0);
-	uco__suspend(t);
+	uco__yield_now(t);
 	return t->cancel_req && !t->shield ? -ECANCELED : 0;
 }
 

@@ -22,9 +22,9 @@
 #include <errno.h>
 
 #include "list.h"
-#include "loop.h"
 #include "msg.h"
 #include "switch.h"
+#include "timer.h"
 #include "wait.h"
 
 struct uco__loop;
@@ -49,9 +49,25 @@ struct uco_task {
 	int wake_res;                   /* what the call it sleeps in returns */
 	uint8_t state;                  /* uco_task_state, written on t->loop */
 	uint8_t wait_kind;              /* enum uco__wait_kind */
-	bool cancel_req;                /* uco_cancel() was called */
-	uint8_t ndeadlines;             /* open timeout scopes */
 	uint16_t shield;                /* shield depth */
+	/*
+	 * The slow-path word: every rare condition a suspending call or a
+	 * suspension must look at, one byte each, so the fast path tests
+	 * them all with one load (`if (t->slow)`).  Each byte is written
+	 * under its own name as before; the union only lets them be read
+	 * together.  Shield is not here: it matters only when cancel_req is
+	 * set, and then the slow path looks at it.
+	 */
+	union {
+		struct {
+			bool cancel_req;     /* uco_cancel() was called */
+			uint8_t ndeadlines;  /* open timeout scopes */
+			bool canaried;       /* unguarded stack: check the
+			                        canary at every suspension */
+			bool debug;          /* debug mode (timing, reports) */
+		};
+		uint32_t slow;
+	};
 	bool exiting;                   /* finished running; stack still in use */
 	bool finished;                  /* done as seen from home (outcome final) */
 
@@ -60,8 +76,7 @@ struct uco_task {
 	const char *wait_what;          /* for dumps: "sleep", "join", ... */
 	void (*wait_interrupt)(void *); /* UCO_WAIT_OBJECT: unlink from the object */
 	void *wait_ctx;
-	size_t heap_idx;                /* index in the loop's timer heap, 0 = none */
-	uint64_t wake_at;               /* object-wait deadline armed in the heap */
+	struct uco__timer timer;        /* object-wait deadline (the loop's heap) */
 	struct uco__loop *home;         /* the loop its handle belongs to */
 	struct uco__stack *stack;       /* the region this record lives in */
 
@@ -93,22 +108,59 @@ struct uco_task {
 
 _Static_assert(UCO_TIMEOUT_DEPTH <= 8, "deadlines_cut has a bit per scope");
 
+/* The calling thread's loop (loop.h), or NULL.  initial-exec: a plain
+ * %fs-relative access even from libuco.so (which is linked at start-up,
+ * not dlopen()ed), instead of a __tls_get_addr call on every suspending
+ * call. */
+extern __thread struct uco__loop *uco__tls_loop
+	__attribute__((tls_model("initial-exec")));
+
+/*
+ * What the record layer sees of a loop: struct uco__loop (loop.h) starts
+ * with its running task, so this header needs neither loop.h nor
+ * liburing.h (loop.h asserts the layout).  may_alias: it is read through
+ * a pointer to the other struct.
+ */
+struct __attribute__((may_alias)) uco__loop_head {
+	struct uco_task *current;
+};
+
 /* The running task of the calling thread, or NULL (scheduler / no loop). */
 static inline struct uco_task *uco__self(void)
 {
 	struct uco__loop *l = uco__tls_loop;
 
-	return l ? l->current : NULL;
+	return l ? ((struct uco__loop_head *)(void *)l)->current : NULL;
 }
 
 /*
- * Suspend the running task until uco__make_ready(); returns the result
- * given there.  The caller has set t->wait_kind and friends.
+ * Suspend the running task until uco__make_ready() or its op's last CQE;
+ * returns the result given to uco__make_ready().  The caller has set
+ * t->wait_kind and friends.  The scheduler (loop.c) switches straight to
+ * the next task to run, if there is one (the hand-off rule, loop.h).
  */
 int uco__suspend(struct uco_task *t);
 
 /* Queue t to run, with `res` as the return value of its uco__suspend(). */
 void uco__make_ready(struct uco_task *t, int res);
+
+/*
+ * The end of a finished task (its last call): switch away for good, to
+ * the next task if the hand-off rule finds one and the task's record and
+ * stack can be given back before it is left (loop.c), else to the
+ * scheduler, which gives them back.
+ */
+__attribute__((noreturn)) void uco__leave(struct uco_task *t);
+
+/* The running task t goes behind every ready task, and the head of the
+ * ready queue runs now (the hand-off rule; none: t goes on).  uco_yield's
+ * switch, fused: uco__make_ready + uco__suspend without what a running
+ * task does not need. */
+void uco__yield_now(struct uco_task *t);
+
+/* uco__enter_check / uco__enter when t->slow is set (task.c, cold). */
+int uco__enter_check_slow(struct uco_task *t);
+int uco__enter_slow(struct uco_task *t);
 
 /* Earliest open deadline of t (UINT64_MAX if none). */
 static inline uint64_t uco__task_deadline(const struct uco_task *t);
@@ -155,11 +207,8 @@ static inline int uco__enter_check(struct uco_task **out)
 	*out = t;
 	if (__builtin_expect(!t, 0))
 		return -EPERM;
-	if (__builtin_expect(t->cancel_req, 0) && !t->shield)
-		return -ECANCELED;
-	if (__builtin_expect(t->ndeadlines != 0, 0) &&
-	    uco_now() >= uco__task_deadline(t))
-		return uco__timed_out(t);
+	if (__builtin_expect(t->slow != 0, 0))
+		return uco__enter_check_slow(t);
 	return 0;
 }
 
@@ -172,11 +221,8 @@ static inline int uco__enter(struct uco_task **out)
 	*out = t;
 	if (__builtin_expect(!t, 0))
 		return -EPERM;
-	if (__builtin_expect(t->cancel_req, 0) && !t->shield)
-		return uco__refuse(t, -ECANCELED);
-	if (__builtin_expect(t->ndeadlines != 0, 0) &&
-	    uco_now() >= uco__task_deadline(t))
-		return uco__refuse(t, uco__timed_out(t));
+	if (__builtin_expect(t->slow != 0, 0))
+		return uco__enter_slow(t);
 	return 0;
 }
 

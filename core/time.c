@@ -46,6 +46,7 @@ static int sleep_op(uint64_t deadline)
 	io_uring_prep_timeout(sqe, &ts, 0, IORING_TIMEOUT_ABS);
 	op.task->wait_what = "sleep";
 	r = uco__op_wait(&op, sqe);
+	op.task->wait_what = NULL; /* (the op path leaves it alone) */
 	if (r == -ETIME)
 		return by_scope ? uco__timed_out(op.task) : 0;
 	return r;

@@ -2,9 +2,14 @@
  * Deadlines of waits on runtime objects (join, futures, locks, queues...).
  *
  * Those waits involve no SQE, so their deadlines are kept in a per-loop
- * binary min-heap of tasks; the loop bounds its wait for CQEs by the
- * earliest one and interrupts the task when it passes.  Operations on the
- * ring use linked timeouts instead (op.h).  O(log n) insert and removal.
+ * binary min-heap; the loop bounds its wait for CQEs by the earliest one
+ * and interrupts the owner when it passes.  Operations on the ring use
+ * linked timeouts instead (op.h).  O(log n) insert and removal.
+ *
+ * The heap knows nothing of tasks: it holds {deadline, owner} pairs, where
+ * the owner is a struct uco__timer embedded in whatever waits (a task
+ * record), which only remembers its place in the heap.  The deadline sits
+ * in the pair itself, so sifting compares without a pointer hop.
  */
 #ifndef UCO_CORE_TIMER_H
 #define UCO_CORE_TIMER_H
@@ -12,30 +17,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct uco_task;
+/* One armable deadline, embedded in its owner. */
+struct uco__timer {
+	size_t idx; /* place in the heap, 0 = not armed */
+};
+
+struct uco__timer_slot {
+	uint64_t at;
+	struct uco__timer *owner;
+};
 
 struct uco__timers {
-	struct uco_task **heap; /* 1-based: heap[1] is the earliest */
-	size_t len;             /* entries in use */
+	struct uco__timer_slot *heap; /* 1-based: heap[1] is the earliest */
+	size_t len;                   /* entries in use */
 	size_t cap;
 };
 
 void uco__timers_init(struct uco__timers *h);
 void uco__timers_term(struct uco__timers *h);
 
-/* Arm t to be interrupted with -ETIMEDOUT at `at`.  -ENOMEM on failure. */
-int uco__timer_arm(struct uco__timers *h, struct uco_task *t, uint64_t at);
-void uco__timer_disarm(struct uco__timers *h, struct uco_task *t);
+/* Arm tm to expire at `at`.  -ENOMEM on failure. */
+int uco__timer_arm(struct uco__timers *h, struct uco__timer *tm, uint64_t at);
+
+/* Disarm tm if it is armed. */
+void uco__timer_disarm(struct uco__timers *h, struct uco__timer *tm);
+
+static inline int uco__timer_armed(const struct uco__timer *tm)
+{
+	return tm->idx != 0;
+}
 
 /* How long past the earliest deadline an idle loop waits, so that the
- * deadlines close behind it fire in the same pass (uco/time.h). */
+ * deadlines close behind it fire in the same pass (uco/time.h, "Order of
+ * wake-ups"). */
 #define UCO_TIMER_BATCH_NS 200000ull
 
-/* Earliest deadline plus UCO_TIMER_BATCH_NS (the time to wake the loop),
- * UINT64_MAX if none. */
-uint64_t uco__timers_next(const struct uco__timers *h);
+/* When an idle loop should look at its timers: the earliest deadline plus
+ * UCO_TIMER_BATCH_NS, UINT64_MAX if none. */
+static inline uint64_t uco__timers_next(const struct uco__timers *h)
+{
+	uint64_t at = h->len ? h->heap[1].at : UINT64_MAX;
 
-/* Interrupt every task whose deadline is <= now.  Returns how many. */
-unsigned uco__timers_fire(struct uco__timers *h, uint64_t now);
+	return at < UINT64_MAX - UCO_TIMER_BATCH_NS ? at + UCO_TIMER_BATCH_NS
+						    : at;
+}
+
+/* Disarm and return the earliest timer if it is due at `now`, else NULL. */
+struct uco__timer *uco__timers_expired(struct uco__timers *h, uint64_t now);
 
 #endif

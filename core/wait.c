@@ -24,7 +24,7 @@ int uco__block(void (*interrupt)(void *ctx), void *ctx, const char *what)
 	}
 	deadline = uco__task_deadline(t);
 	if (deadline != UINT64_MAX &&
-	    uco__timer_arm(&t->loop->timers, t, deadline) < 0) {
+	    uco__timer_arm(&t->loop->timers, &t->timer, deadline) < 0) {
 		interrupt(ctx);
 		return -ENOMEM;
 	}
@@ -34,6 +34,7 @@ int uco__block(void (*interrupt)(void *ctx), void *ctx, const char *what)
 	t->wait_what = what;
 	t->state = UCO_TASK_WAITING;
 	r = uco__suspend(t);
+	t->wait_what = NULL;
 	if (r == -ETIMEDOUT) /* the timer armed above fired */
 		uco__timed_out(t);
 	return r;
@@ -110,7 +111,7 @@ int uco__block_until(void (*interrupt)(void *ctx), void *ctx,
 		return r;
 	}
 	scope = uco__task_deadline(t);
-	if (uco__timer_arm(&t->loop->timers, t, scope < at ? scope : at) < 0) {
+	if (uco__timer_arm(&t->loop->timers, &t->timer, scope < at ? scope : at) < 0) {
 		interrupt(ctx);
 		return -ENOMEM;
 	}

@@ -280,7 +280,7 @@ static inline void kick(unsigned *kick_in, size_t n)
 			*kick_in -= (unsigned)n;
 		} else {
 			*kick_in = 0;
-			io_uring_submit(&uco__tls_loop->ring);
+			uco__loop_kick(uco__tls_loop);
 		}
 	}
 }

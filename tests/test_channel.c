@@ -992,10 +992,15 @@ static void body_shutdown(void *arg)
 	ck_assert_int_eq(uco_channel_send(a, ITEM(0, 0)), 0);
 	shut_s = (struct sender){ .ch = a, .id = 1, .n = 1 };
 	shut_rc = (struct receiver){ .ch = b, .n = 1 };
+	/* The receiver blocks first: the wake-up of core 1 leaves with the
+	 * spawn_on, so core 1 may have sent on `ready` before this task next
+	 * suspends. */
+	ck_assert_int_eq(uco_spawn(NULL, receiver_task, &shut_rc, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0);
+	ck_assert(shut_rc.waiting);
 	ck_assert_int_eq(uco_spawn_on(1, NULL, start_blocked_sender, ready,
 				      NULL),
 			 0);
-	ck_assert_int_eq(uco_spawn(NULL, receiver_task, &shut_rc, NULL), 0);
 	ck_assert_int_eq(uco_channel_recv(ready, &item), 0);
 	ck_assert(shut_rc.waiting);
 	uco_channel_free(ready);

@@ -12,7 +12,11 @@
  *     never lost) instead of a timeout;
  *   - ASYNC_CANCEL answers 0, -ENOENT or -EALREADY, and the target's own CQE
  *     still follows (-ECANCELED, -EINTR, or its result);
- *   - a full SQ and an overflowing CQ are handled by flushing and reaping.
+ *   - a full SQ and an overflowing CQ are handled by flushing and reaping,
+ *     the overflow also by a task handing off straight to the next CQE's
+ *     task; a ring that refuses every submission is a clear error, not a
+ *     spin;
+ *   - a wake-up to an idle loop on another core leaves at once.
  *
  * Pipes are used as the file that "never" completes: a read on an empty
  * (blocking) pipe waits in the kernel until someone writes.
@@ -21,6 +25,8 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
@@ -43,7 +49,7 @@ static unsigned inflight(void)
 {
 	struct uco__loop *l = uco__loop_current();
 
-	return l->inflight - (l->sig.armed ? 1u : 0u);
+	return uco__loop_inflight(l) - (uco__signal_armed(l) ? 1u : 0u);
 }
 
 /* Bytes waiting in a pipe. */
@@ -717,12 +723,11 @@ END_TEST
  */
 static uint8_t feed_pair(int timeout_res, int op_res, bool timeout_first)
 {
-	struct uco__loop *l = uco__loop_current();
 	struct uco__op op = { .task = uco_current(), .pending = 2,
 			      .flags = UCO_OP_TIMED };
 	uint64_t ud = (uint64_t)(uintptr_t)&op;
 
-	l->inflight += 2;
+	/* (The loop's CQ walker counts CQEs, not uco__op_complete.) */
 	if (timeout_first) {
 		ck_assert_ptr_null(uco__op_complete(ud | UCO_OP_TAG_TIMEOUT,
 						    timeout_res, 0));
@@ -999,6 +1004,155 @@ START_TEST(cq_overflow)
 }
 END_TEST
 
+/*
+ * The hand-off path reaches the overflow too: cq_entries = 16 and 2,000
+ * tasks doing NOPs.  After a kernel entry posts 16 CQEs and keeps the rest
+ * on its backlog, the tasks resumed off them hand off to each other (no
+ * scheduler in between) until the CQ is empty; the next hand-off must pull
+ * the backlog in itself (and not end the chain early).
+ */
+static void body_cq_overflow_handoff(void *arg)
+{
+	enum { N = 2000 };
+	unsigned ok = 0;
+	struct nopper nop = { .ops = 5, .ok = &ok };
+	struct uco__loop *l = uco__loop_current();
+	unsigned long before = l->handoff_overflows;
+
+	run_noppers(N, &nop);
+	ck_assert_uint_eq(ok, 5 * N);
+	ck_assert_msg(l->handoff_overflows > before,
+		      "no hand-off found the CQ overflowed");
+	ck_assert(!cq_overflowing());
+}
+
+START_TEST(cq_overflow_handoff)
+{
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.sq_entries = 16;
+	cfg.cq_entries = 16;
+	lc_run(body_cq_overflow_handoff, NULL, &cfg);
+}
+END_TEST
+
+/*
+ * A ring that refuses every submission (here: io_uring_enter aimed at
+ * /dev/null, which is no io_uring; -EOPNOTSUPP every time) ends the process
+ * with one line naming the failure, instead of retrying for ever.  SQEs are
+ * prepared until the SQ is full, so uco__sqe_get must flush.
+ */
+static void *broken_ring_task(void *arg)
+{
+	struct uco__loop *l = uco__loop_current();
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	(void)arg;
+	if (null < 0)
+		_exit(3);
+	io_uring_unregister_ring_fd(&l->ring);
+	l->ring.enter_ring_fd = null;
+	for (unsigned i = 0; i < 4 * l->ring.sq.ring_entries; i++)
+		io_uring_prep_nop(uco__sqe_get(l, 1));
+	_exit(4); /* not reached: the flush above must end the process */
+}
+
+static void broken_ring_main(void *arg)
+{
+	uco_task *t;
+
+	(void)arg;
+	if (uco_spawn(&t, broken_ring_task, NULL, NULL) == 0)
+		UCO_IGNORE(uco_join(t, NULL)); /* the ring aborts first */
+	_exit(5);
+}
+
+static void broken_ring_child(void *arg)
+{
+	uco_config cfg;
+
+	(void)arg;
+	uco_config_init(&cfg);
+	cfg.sq_entries = 8;
+	th_run(broken_ring_main, NULL, &cfg);
+}
+
+START_TEST(submit_fails_for_good)
+{
+	struct th_child_result res;
+	char st[64];
+
+	th_child(broken_ring_child, NULL, &res);
+	ck_assert_msg(WIFSIGNALED(res.status) &&
+			      WTERMSIG(res.status) == SIGABRT,
+		      "child: %s; stderr: %s",
+		      th_status_str(res.status, st, sizeof(st)), res.err);
+	ck_assert_msg(strstr(res.err, "io_uring_submit: Operation not "
+				      "supported; the ring takes no more work"),
+		      "stderr: %s", res.err);
+	/* One line, not a line per retry. */
+	ck_assert_msg(strchr(res.err, '\n') == strrchr(res.err, '\n'),
+		      "more than one line: %s", res.err);
+}
+END_TEST
+
+/*
+ * A task on core 0 spawns a task on core 1, whose loop is idle (asleep in
+ * io_uring_enter), and then does not reach a scheduling point: its thread
+ * blocks in poll(2) on a pipe that only the new task writes to.  The
+ * wake-up of core 1 must have left with the spawn; one left queued for
+ * core 0's next submission would never arrive (the poll's bound, 30 s,
+ * only keeps a failure from hanging the suite).
+ */
+struct wake_probe {
+	int fd;
+};
+
+static void *write_once(void *arg)
+{
+	struct wake_probe *w = arg;
+
+	LC_CHECK(write(w->fd, "x", 1) == 1, "write");
+	return NULL;
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+static void body_wake_idle_core(void *arg)
+{
+	struct wake_probe w;
+	struct pollfd pfd;
+	uco_task *t;
+	int p[2];
+	char c;
+
+	(void)arg;
+	make_pipe(p);
+	w.fd = p[1];
+	/* Core 1 has run something, and gone back to sleep. */
+	ck_assert_int_eq(uco_spawn_on(1, &t, nothing, NULL, NULL), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(uco_spawn_on(1, &t, write_once, &w, NULL), 0);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	ck_assert_msg(poll(&pfd, 1, 30000) == 1,
+		      "core 1 was not woken before core 0's next submission");
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	close_pipe(p);
+}
+
+START_TEST(wake_idle_core)
+{
+	lc_run_cores(body_wake_idle_core, NULL, 2);
+}
+END_TEST
+
 /* ---- uco_nop under cancellation -------------------------------------- */
 
 static void body_nop_cancelled_self(void *arg)
@@ -1111,6 +1265,9 @@ static Suite *op_suite(void)
 	tcase_add_test(tc, full_sq);
 	tcase_add_test(tc, full_sq_pairs);
 	tcase_add_test(tc, cq_overflow);
+	tcase_add_test(tc, cq_overflow_handoff);
+	tcase_add_test(tc, submit_fails_for_good);
+	tcase_add_test(tc, wake_idle_core);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -62,7 +62,7 @@ static unsigned inflight(void)
 {
 	struct uco__loop *l = uco__loop_current();
 
-	return l->inflight - (l->sig.armed ? 1u : 0u);
+	return uco__loop_inflight(l) - (uco__signal_armed(l) ? 1u : 0u);
 }
 
 static void make_pipe(int p[2])

@@ -565,6 +565,41 @@ static void run_twins(void)
 	}
 }
 
+/* The largest CQ the configuration allows (2^20 entries) is more than
+ * the kernel's limit (65,536): the ring gets the kernel's largest instead
+ * of uco_run failing (it used to, blaming the kernel's version). */
+static void *one_nop(void *arg)
+{
+	(void)arg;
+	return uco_nop() == 0 ? NULL : uco_fail(-EIO);
+}
+
+static void body_cq_clamped(void *arg)
+{
+	enum { N = 1000 };
+	uco_task **t = calloc(N, sizeof(*t));
+
+	(void)arg;
+	ck_assert_ptr_nonnull(t);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(uco_spawn(&t[i], one_nop, NULL, NULL), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(uco_join(t[i], NULL), 0);
+		uco_task_release(t[i]);
+	}
+	free(t);
+}
+
+START_TEST(test_cq_clamped)
+{
+	uco_config cfg;
+
+	uco_config_init(&cfg);
+	cfg.cq_entries = 1u << 20;
+	lc_run(body_cq_clamped, NULL, &cfg);
+}
+END_TEST
+
 START_TEST(test_two_runtimes)
 {
 	uco_config cfg;
@@ -593,6 +628,7 @@ static Suite *runtime_suite(void)
 	tcase_add_test(tc, test_main_outcome);
 	tcase_add_test(tc, test_cores);
 	tcase_add_test(tc, test_two_runtimes);
+	tcase_add_test(tc, test_cq_clamped);
 	suite_add_tcase(s, tc);
 	return s;
 }

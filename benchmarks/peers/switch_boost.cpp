@@ -3,11 +3,13 @@
  * the low-level assembly switch under boost::context::fiber
  * (boost/context/detail/fcontext.hpp, -lboost_context).
  *
- * The thread's context and a coroutine on a heap stack hand control back and
- * forth with jump_fcontext; a round trip is two switches, so one-way time is
- * the total over 2 * round trips.  Like uco's switch, jump_fcontext saves
- * only callee-saved registers (plus MXCSR and the x87 control word), so it is
- * the figure uco's switch has to match.
+ * Measured the way uco's benchmarks/switch.c measures uco's switch, which
+ * is the way the runtime switches: two coroutines on their own stacks hand
+ * the CPU to each other symmetrically, from one shared call site (body ->
+ * hop() -> jump_fcontext), and are resumed inside that same call.  One-way
+ * time is the total over the number of switches between the two.  Like
+ * uco's switch, jump_fcontext saves only callee-saved registers (plus MXCSR
+ * and the x87 control word), so it is the figure uco's switch has to match.
  *
  * Prints: RESULT group=switch name=one_way impl=boost.context value=<ns> unit=ns
  * The figure is the best (lowest) of several repetitions.
@@ -26,27 +28,48 @@ namespace {
 
 constexpr std::size_t co_stack_size = 64 * 1024;
 
-/* The coroutine: jump back to whoever resumed us, forever. */
-void co_entry(ctx::transfer_t t)
-{
-	for (;;)
-		t = ctx::jump_fcontext(t.fctx, nullptr);
-}
+ctx::fcontext_t main_ctx;  /* where the run returns to */
+ctx::fcontext_t peer;      /* the suspended other coroutine */
+long rounds;
 
 /*
- * Run `trips` round trips starting from the suspended coroutine *co and
- * return the elapsed nanoseconds.  Every jump hands back the context that was
- * left, so *co is refreshed after each round trip.
+ * The one call site both coroutines switch from and resume in.  jump_fcontext
+ * hands back the context that jumped to us: that is the other coroutine,
+ * suspended in this same function, and the one to jump to next.
  */
-std::int64_t ping_pong(ctx::fcontext_t *co, long trips)
+__attribute__((noinline)) void hop()
 {
-	auto t0 = std::chrono::steady_clock::now();
-	ctx::fcontext_t c = *co;
+	peer = ctx::jump_fcontext(peer, nullptr).fctx;
+}
 
-	for (long i = 0; i < trips; i++)
-		c = ctx::jump_fcontext(c, nullptr).fctx;
+/* The first coroutine: started from main, back to main at the end. */
+void body_a(ctx::transfer_t t)
+{
+	main_ctx = t.fctx;
+	for (long i = 0; i < rounds; i++)
+		hop();
+	ctx::jump_fcontext(main_ctx, nullptr);
+}
+
+/* The second: started by a's first hop, left suspended in its last. */
+void body_b(ctx::transfer_t t)
+{
+	peer = t.fctx;
+	for (long i = 0; i < rounds; i++)
+		hop();
+	std::abort(); /* never resumed after its last hop */
+}
+
+/* Fresh coroutines on the two stacks; nanoseconds for 2 * rounds switches. */
+std::int64_t run(char *stacks)
+{
+	ctx::fcontext_t a = ctx::make_fcontext(stacks + co_stack_size,
+					       co_stack_size, body_a);
+	peer = ctx::make_fcontext(stacks + 2 * co_stack_size, co_stack_size,
+				  body_b);
+	auto t0 = std::chrono::steady_clock::now();
+	ctx::jump_fcontext(a, nullptr);
 	auto t1 = std::chrono::steady_clock::now();
-	*co = c;
 	return std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0)
 		.count();
 }
@@ -55,30 +78,24 @@ std::int64_t ping_pong(ctx::fcontext_t *co, long trips)
 
 int main(int argc, char **argv)
 {
-	long trips = 10000000;
-	int reps = 5;
+	int reps = 7;
 
+	rounds = 10000000;
 	for (int i = 1; i < argc; i++) {
 		if (std::strcmp(argv[i], "--quick") == 0) {
-			trips = 1000000;
-			reps = 3;
+			rounds = 1000000;
 		} else {
 			std::fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
 			return 2;
 		}
 	}
 
-	char *stack = static_cast<char *>(std::malloc(co_stack_size));
-	if (!stack) {
+	/* make_fcontext takes the top of a stack: they grow down. */
+	char *stacks = static_cast<char *>(std::malloc(2 * co_stack_size));
+	if (!stacks) {
 		std::fprintf(stderr, "switch_boost: out of memory\n");
 		return 1;
 	}
-	/* make_fcontext takes the top of the stack: it grows down. */
-	ctx::fcontext_t co = ctx::make_fcontext(stack + co_stack_size,
-						co_stack_size, co_entry);
-
-	/* Warm up: start the coroutine and fault in both stacks. */
-	ping_pong(&co, trips / 10 + 1);
 
 	/*
 	 * Integers only until every repetition is done: a floating-point
@@ -89,12 +106,12 @@ int main(int argc, char **argv)
 	 */
 	std::int64_t best = INT64_MAX;
 	for (int r = 0; r < reps; r++) {
-		std::int64_t ns = ping_pong(&co, trips);
+		std::int64_t ns = run(stacks);
 		if (ns < best)
 			best = ns;
 	}
 	std::printf("RESULT group=switch name=one_way impl=boost.context value=%.2f unit=ns\n",
-		    static_cast<double>(best) / (2.0 * static_cast<double>(trips)));
-	/* The coroutine stays suspended; its stack dies with the process. */
+		    static_cast<double>(best) / (2.0 * static_cast<double>(rounds)));
+	std::free(stacks);
 	return 0;
 }
