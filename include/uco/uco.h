@@ -31,5 +31,6 @@
 #include <uco/signal.h>
 #include <uco/stream.h>
 #include <uco/server.h>
+#include <uco/http.h>
 
 #endif
