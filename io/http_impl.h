@@ -129,6 +129,7 @@ struct hworker {
 	struct hheader *hdr;        /* max_headers */
 	unsigned nhdr;
 	bool in_value;
+	bool value_cut;             /* a value's piece ended inside the input */
 	bool head_done;
 	bool msg_done;
 	int perr;                   /* a parse error's status (400, 431...) */

@@ -21,6 +21,7 @@
  * max_body_size (413).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -92,6 +93,7 @@ static int on_header_field_complete(llhttp_t *p)
 	struct hworker *w = W(p);
 	int r = append(w, "", 1);
 
+	w->value_cut = false;
 	w->hdr[w->nhdr].value = (uint32_t)w->head_len;
 	return r;
 }
@@ -100,12 +102,15 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct hworker *w = W(p);
 
-	/* llhttp passes an obsolete line folding (CRLF then a space) on as
-	 * part of the value: refuse it (RFC 9112 5.2, a smuggling shape). */
-	if (memchr(at, '\r', len) || memchr(at, '\n', len)) {
+	/* llhttp takes an obsolete line folding (CRLF, then a space) as more
+	 * of the same value: a second piece after one that ended before the
+	 * end of the input (at its CR, not at a receive's end).  Refuse it
+	 * (RFC 9112 5.2: a smuggling shape). */
+	if (w->value_cut || memchr(at, '\r', len) || memchr(at, '\n', len)) {
 		w->perr = 400;
 		return HPE_USER;
 	}
+	w->value_cut = at + len < w->in + w->in_len;
 	return append(w, at, len);
 }
 
@@ -170,22 +175,26 @@ void uco__http_parser_setup(struct hworker *w)
  */
 static int exec(struct hworker *w)
 {
-	const char *p = w->in + w->in_off;
-	size_t n = w->in_len - w->in_off;
+	size_t n = w->in ? w->in_len - w->in_off : 0;
+	/* With nothing left to parse it still runs: the steps that take no
+	 * input (the end of a Content-Length body) happen then. */
+	const char *p = w->in ? w->in + w->in_off : "";
 	llhttp_errno_t e;
 
-	if (n == 0)
-		return 0;
 	e = llhttp_execute(&w->parser, p, n);
 	if (e == HPE_OK) {
 		w->in_off = w->in_len;
 	} else if (e == HPE_PAUSED) {
-		w->in_off = (size_t)(llhttp_get_error_pos(&w->parser) - w->in);
+		if (n)
+			w->in_off = (size_t)(llhttp_get_error_pos(&w->parser) -
+					     w->in);
 		llhttp_resume(&w->parser);
 	} else if (e == HPE_PAUSED_UPGRADE) {
 		/* An Upgrade we do not speak: this message ends here, and so
 		 * does the connection after its response. */
-		w->in_off = (size_t)(llhttp_get_error_pos(&w->parser) - w->in);
+		if (n)
+			w->in_off = (size_t)(llhttp_get_error_pos(&w->parser) -
+					     w->in);
 		w->msg_done = true;
 		w->eof = true;
 	} else if (e == HPE_USER && w->perr) {
@@ -262,13 +271,14 @@ static int take_head(struct hworker *w)
 	req->expect_continue = false;
 	if (req->version == 11 && !find_header(w, "host"))
 		return 400;
+	/* llhttp accepts "gzip, chunked" (and, in a request, a lone "gzip" as
+	 * no body at all); we decode no coding but chunked. */
+	for (unsigned i = 0; i < w->nhdr; i++)
+		if (strcasecmp(w->head + w->hdr[i].name,
+			       "transfer-encoding") == 0 &&
+		    !value_is(w->head + w->hdr[i].value, "chunked"))
+			return 501;
 	if (p->flags & F_CHUNKED) {
-		/* llhttp accepts "gzip, chunked"; we decode no coding. */
-		for (unsigned i = 0; i < w->nhdr; i++)
-			if (strcasecmp(w->head + w->hdr[i].name,
-				       "transfer-encoding") == 0 &&
-			    !value_is(w->head + w->hdr[i].value, "chunked"))
-				return 501;
 		req->content_length = -1;
 	} else if (p->flags & F_CONTENT_LENGTH) {
 		if (p->content_length > o->max_body_size)
@@ -351,25 +361,27 @@ static int body_span(struct hworker *w)
 {
 	struct uco_http_request *req = &w->req;
 
-	while (!w->body_len) {
+	for (;;) {
 		int r;
 
+		if (w->body_len)
+			return 1;
 		if (w->msg_done) {
 			req->body_done = true;
 			return 0;
 		}
-		if (!w->have_chunk || w->in_off == w->in_len) {
-			r = uco__http_next_chunk(w);
-			if (r == 0)
-				r = -EPIPE; /* closed mid-body */
-			if (r < 0)
-				return r;
-		}
 		r = exec(w);
 		if (r)
 			return r == 413 ? -EMSGSIZE : -EPROTO;
+		if (w->body_len || w->msg_done)
+			continue;
+		/* The parser needs more input. */
+		r = uco__http_next_chunk(w);
+		if (r == 0)
+			r = -EPIPE; /* closed mid-body */
+		if (r < 0)
+			return r;
 	}
-	return 1;
 }
 
 static ssize_t body_fail(struct uco_http_request *req, int r)

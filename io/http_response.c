@@ -58,10 +58,23 @@ static int put(struct hworker *w, const void *data, size_t len)
  * closed: the input side reports it from then on. */
 static int send_now(struct hworker *w, const void *data, size_t len)
 {
-	int scope = uco_timeout_begin(w->pc->srv->o.send_timeout);
-	ssize_t r = uco_send_all(w->c->fd, data, len, 0);
+	uint64_t limit = w->pc->srv->o.send_timeout;
+	bool cancelled = uco_cancelling();
+	int scope;
+	ssize_t r;
 
+	/* A cancelled worker (a shutdown past its grace) still says what
+	 * happened to its client, shielded, but for a second at most. */
+	if (cancelled) {
+		uco_shield_begin();
+		if (limit > UCO_NSEC_PER_SEC)
+			limit = UCO_NSEC_PER_SEC;
+	}
+	scope = uco_timeout_begin(limit);
+	r = uco_send_all(w->c->fd, data, len, 0);
 	uco_timeout_end(scope);
+	if (cancelled)
+		uco_shield_end();
 	if (r < 0) {
 		if (!w->in_err)
 			w->in_err = (int)r;

@@ -603,7 +603,9 @@ static void drain(struct hcore *pc)
 		uint64_t now = uco_now();
 		int scope;
 
-		if (!cancelled && now >= dl) {
+		if (now >= dl) {
+			/* Again each time round: a worker cut off may have
+			 * started its response's background tasks since. */
 			cancel_all(pc);
 			cancelled = true;
 		}
