@@ -48,11 +48,29 @@ struct hconn {
 	struct uco__node node;      /* idle list, ready list, or none */
 	struct uco__fifo q;         /* struct hchunk not yet taken */
 	uint64_t idle_since;
+	struct hsend *send;         /* a send in flight, or NULL */
 	int fd;                     /* -1 once closed */
-	uint8_t refs;               /* the owner (until closed) + the multishot */
+	int send_err;               /* what the last send in flight met */
+	int deferred_fd;            /* closed when the send in flight ends */
+	uint8_t refs;               /* the owner (until closed), the multishot,
+	                               the send in flight */
 	bool armed;                 /* the multishot is in the kernel */
 	bool ready;                 /* on the ready list */
 	bool starved;               /* the multishot ended for want of buffers */
+};
+
+/*
+ * A send nobody waits for: the worker's queued responses, copied here so
+ * that the worker need not suspend until the kernel has sent them (it
+ * goes on to the next connection; the send leaves with the loop's next
+ * submission, batched with the others).  A short send is continued from
+ * its CQE; a connection has one in flight at a time.
+ */
+struct hsend {
+	struct uco__cqe_handler h;  /* first: the send's user_data */
+	struct hconn *c;
+	size_t len, off;
+	char data[];
 };
 
 struct hheader {
@@ -112,6 +130,8 @@ struct hworker {
 	struct hconn *c;            /* the connection it serves */
 	struct uco__waitq wq;       /* waiting for data on c, or for work */
 	bool waiting_data;
+	bool waiting_send;          /* for c's send in flight to end */
+	bool starting;              /* counted in pc->nstarting */
 
 	/* input: the chunk being parsed */
 	bool have_chunk;
@@ -174,6 +194,8 @@ struct hcore {
 	struct uco__node workers;   /* every worker */
 	struct uco__waitq pool;     /* idle workers wait here */
 	unsigned nworkers, nidle;
+	unsigned nstarting;         /* workers woken or spawned that have not
+	                               looked at the ready list yet */
 	struct uco__node bgs;       /* background tasks */
 	size_t nbg;
 	char date[40];              /* "Date: ...\r\n" */
@@ -229,8 +251,16 @@ void uco__http_response_reset(struct hworker *w);
 void uco__http_response_finish(struct hworker *w, int r);
 /* Queue a complete error response (and Connection: close). */
 void uco__http_error_response(struct hworker *w, int status, int version);
-/* Send what is queued.  Suspends.  0 or a negative errno. */
+/* Send what is queued, without waiting for the kernel (unless a send is
+ * in flight already: then after it).  0 or a negative errno. */
 int uco__http_flush(struct hworker *w);
+/* Send what is queued and wait until the kernel has taken all of it
+ * (before a close).  Suspends.  0 or < 0. */
+int uco__http_flush_wait(struct hworker *w);
+/* Wait until c's send in flight has ended.  Suspends.  0 or < 0. */
+int uco__http_send_wait(struct hworker *w);
+/* Submit len bytes as c's send in flight (none may be in flight). */
+int uco__http_send_async(struct hconn *c, const char *data, size_t len);
 /* Queue len bytes and send everything queued now.  Suspends. */
 int uco__http_send_raw(struct hworker *w, const char *data, size_t len);
 

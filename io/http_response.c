@@ -71,7 +71,9 @@ static int send_now(struct hworker *w, const void *data, size_t len)
 			limit = UCO_NSEC_PER_SEC;
 	}
 	scope = uco_timeout_begin(limit);
-	r = uco_send_all(w->c->fd, data, len, 0);
+	r = uco__http_send_wait(w);
+	if (r == 0)
+		r = uco_send_all(w->c->fd, data, len, 0);
 	uco_timeout_end(scope);
 	if (cancelled)
 		uco_shield_end();
@@ -92,7 +94,18 @@ int uco__http_flush(struct hworker *w)
 		return w->in_err;
 	if (!w->out_len)
 		return 0;
-	r = send_now(w, w->out, w->out_len);
+	if (w->c->send || w->c->send_err || w->out_len > OUT_HIGH ||
+	    uco_cancelling()) {
+		/* Behind a send in flight, large, or the last words of a
+		 * cancelled worker: sent and waited for. */
+		r = send_now(w, w->out, w->out_len);
+	} else {
+		/* The common case: copied into a send of its own, and the
+		 * worker goes on at once. */
+		r = uco__http_send_async(w->c, w->out, w->out_len);
+		if (r < 0)
+			r = send_now(w, w->out, w->out_len);
+	}
 	w->out_len = 0;
 	if (w->out_cap > 4 * OUT_HIGH) {
 		/* One huge response does not pin its buffer. */
@@ -100,6 +113,27 @@ int uco__http_flush(struct hworker *w)
 		w->out = NULL;
 		w->out_cap = 0;
 	}
+	return r;
+}
+
+int uco__http_flush_wait(struct hworker *w)
+{
+	uint64_t limit = w->pc->srv->o.send_timeout;
+	bool cancelled = uco_cancelling();
+	int r = uco__http_flush(w), scope;
+
+	if (r < 0 || !w->c->send)
+		return r;
+	if (cancelled) {
+		uco_shield_begin();
+		if (limit > UCO_NSEC_PER_SEC)
+			limit = UCO_NSEC_PER_SEC;
+	}
+	scope = uco_timeout_begin(limit);
+	r = uco__http_send_wait(w);
+	uco_timeout_end(scope);
+	if (cancelled)
+		uco_shield_end();
 	return r;
 }
 

@@ -78,6 +78,25 @@ static void arm_recv(struct hconn *c)
 
 static void spawn_worker(struct hcore *pc);
 
+/*
+ * Someone to look at the ready list: a pooled worker, or a new one.  One
+ * on its way is enough: it takes a connection, and calls another if more
+ * wait (so a worker that then suspends in its handler leaves the rest to
+ * the next one); a worker that does not suspend takes them one after the
+ * other.  Hence as many workers as requests in progress that suspended,
+ * not as many as arrived at once.
+ */
+static void another_worker(struct hcore *pc)
+{
+	if (pc->nidle) {
+		pc->nidle--;
+		pc->nstarting++;
+		uco__waitq_wake_one(&pc->pool, 0);
+	} else if (pc->nworkers < MAX_WORKERS) {
+		spawn_worker(pc);
+	}
+}
+
 /* c has input and no worker: queue it for one. */
 static void make_ready(struct hconn *c)
 {
@@ -88,12 +107,8 @@ static void make_ready(struct hconn *c)
 	uco__list_del(&c->node);
 	uco__list_add_tail(&pc->ready, &c->node);
 	c->ready = true;
-	if (pc->nidle) {
-		pc->nidle--;
-		uco__waitq_wake_one(&pc->pool, 0);
-	} else if (pc->nworkers < MAX_WORKERS) {
-		spawn_worker(pc);
-	}
+	if (pc->nstarting == 0)
+		another_worker(pc);
 }
 
 static void conn_close(struct hconn *c)
@@ -107,8 +122,17 @@ static void conn_close(struct hconn *c)
 	if (c->armed)
 		uco__handler_cancel(&c->h);
 	/* The multishot holds its own reference to the socket: closing the
-	 * fd here does not end it, the cancel does. */
-	close(c->fd);
+	 * fd here does not end it, the cancel does.  A send in flight may
+	 * not have been submitted yet (it names the fd, looked up when the
+	 * ring is entered): then the fd is closed when the send ends. */
+	if (c->send) {
+		/* Every orderly close waited for its last send: one still in
+		 * flight is for a client that stopped reading. */
+		uco__handler_cancel(&c->send->h);
+		c->deferred_fd = c->fd;
+	} else {
+		close(c->fd);
+	}
 	c->fd = -1;
 	while (c->q.len) {
 		struct hchunk k;
@@ -197,6 +221,7 @@ static void conn_open(struct hcore *pc, int fd)
 	c->h.fn = on_recv;
 	c->pc = pc;
 	c->fd = fd;
+	c->deferred_fd = -1;
 	c->refs = 1;
 	uco__fifo_init(&c->q, sizeof(struct hchunk));
 	uco__node_init(&c->node);
@@ -205,6 +230,88 @@ static void conn_open(struct hcore *pc, int fd)
 	pc->nconns++;
 	uco__http_bump(&pc->n_open, 1);
 	arm_recv(c);
+}
+
+/* ---- sends nobody waits for ------------------------------------------------ */
+
+static void send_submit(struct hsend *sd)
+{
+	struct hconn *c = sd->c;
+	int fd = c->fd >= 0 ? c->fd : c->deferred_fd;
+	struct io_uring_sqe *sqe = uco__sqe_get(c->pc->loop, 1);
+
+	io_uring_prep_send(sqe, fd, sd->data + sd->off, sd->len - sd->off,
+			   MSG_NOSIGNAL);
+	uco__handler_submitted(&sd->h, sqe);
+}
+
+static void on_send(struct uco__cqe_handler *h, int res, uint32_t flags)
+{
+	struct hsend *sd = (struct hsend *)h;
+	struct hconn *c = sd->c;
+
+	(void)flags;
+	if (res > 0 && c->fd >= 0) {
+		sd->off += (size_t)res;
+		if (sd->off < sd->len) {
+			send_submit(sd); /* a short send: the rest */
+			return;
+		}
+	} else if (res <= 0 && c->fd >= 0) {
+		c->send_err = res < 0 ? res : -EPIPE;
+	}
+	c->send = NULL;
+	uco__free(sd, sizeof(*sd) + sd->len);
+	if (c->deferred_fd >= 0) {
+		close(c->deferred_fd);
+		c->deferred_fd = -1;
+	}
+	if (c->w && c->w->waiting_send)
+		uco__waitq_wake_one(&c->w->wq, 0);
+	conn_free_ref(c);
+}
+
+int uco__http_send_async(struct hconn *c, const char *data, size_t len)
+{
+	struct hsend *sd = uco__alloc(sizeof(*sd) + len);
+
+	if (!sd)
+		return -ENOMEM;
+	sd->h.fn = on_send;
+	sd->c = c;
+	sd->len = len;
+	sd->off = 0;
+	memcpy(sd->data, data, len);
+	c->send = sd;
+	c->refs++;
+	send_submit(sd);
+	return 0;
+}
+
+int uco__http_send_wait(struct hworker *w)
+{
+	struct hconn *c = w->c;
+
+	while (c->send) {
+		int r;
+
+		w->waiting_send = true;
+		r = uco__waitq_wait(&w->wq, "http send");
+		w->waiting_send = false;
+		if (r < 0) {
+			/* Cut short: the send goes on, the connection is
+			 * only good for closing. */
+			uco__handler_cancel(&c->send->h);
+			return r;
+		}
+	}
+	if (c->send_err) {
+		int r = c->send_err;
+
+		c->send_err = 0;
+		return r;
+	}
+	return 0;
 }
 
 /* ---- the worker's input -------------------------------------------------- */
@@ -329,7 +436,7 @@ static void release_conn(struct hworker *w, bool close_it)
 	uco__http_drop_chunk(w);
 	c->w = NULL;
 	w->c = NULL;
-	if (close_it || pc->stopping || w->eof || w->in_err) {
+	if (close_it || pc->stopping || w->eof || w->in_err || c->send_err) {
 		conn_close(c);
 		return;
 	}
@@ -363,7 +470,7 @@ static bool serve(struct hworker *w)
 			if (r == 408)
 				uco__http_bump(&w->pc->n_timeouts, 1);
 			uco__http_error_response(w, r, w->req.version);
-			uco__http_flush(w);
+			uco__http_flush_wait(w);
 			start_after(w);
 			return true;
 		}
@@ -382,7 +489,7 @@ static bool serve(struct hworker *w)
 				w->res.close = true;
 		}
 		if (w->res.close || w->pc->stopping || uco_cancelling()) {
-			uco__http_flush(w);
+			uco__http_flush_wait(w);
 			start_after(w);
 			return true;
 		}
@@ -408,6 +515,10 @@ static void *worker_main(void *arg)
 		struct hconn *c;
 		bool close_it;
 
+		if (w->starting) {
+			w->starting = false;
+			pc->nstarting--;
+		}
 		if (!n) {
 			int r;
 
@@ -416,14 +527,17 @@ static void *worker_main(void *arg)
 			pc->nidle++;
 			r = uco__waitq_wait(&pc->pool, "http idle worker");
 			if (r < 0)
-				pc->nidle--; /* not woken by make_ready */
+				pc->nidle--; /* not woken by another_worker */
 			if (r != 0)
 				break;
+			w->starting = true; /* another_worker counted it */
 			continue;
 		}
 		c = uco__container_of(n, struct hconn, node);
 		uco__list_del(&c->node);
 		c->ready = false;
+		if (!uco__list_empty(&pc->ready) && pc->nstarting == 0)
+			another_worker(pc);
 		c->w = w;
 		w->c = c;
 		w->eof = false;
@@ -434,6 +548,8 @@ static void *worker_main(void *arg)
 		if (uco_cancelling())
 			break;
 	}
+	if (w->starting)
+		pc->nstarting--;
 	uco__list_del(&w->node);
 	pc->nworkers--;
 	uco__http_bump(&pc->n_workers, -1);
@@ -470,6 +586,8 @@ static void spawn_worker(struct hcore *pc)
 		return;
 	}
 	uco__list_add_tail(&pc->workers, &w->node);
+	w->starting = true;
+	pc->nstarting++;
 	pc->nworkers++;
 	uco__http_bump(&pc->n_workers, 1);
 }
