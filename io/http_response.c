@@ -202,7 +202,9 @@ static int put_head(struct hworker *w, int64_t length)
 	if (r < 0 || reserve(w, srv->server_hdr_len + w->pc->date_len +
 					res->hlen + 128) < 0)
 		return -ENOMEM;
-	memcpy(w->out + w->out_len, srv->server_hdr, srv->server_hdr_len);
+	if (srv->server_hdr_len)
+		memcpy(w->out + w->out_len, srv->server_hdr,
+		       srv->server_hdr_len);
 	w->out_len += srv->server_hdr_len;
 	memcpy(w->out + w->out_len, w->pc->date, w->pc->date_len);
 	w->out_len += w->pc->date_len;
@@ -216,13 +218,15 @@ static int put_head(struct hworker *w, int64_t length)
 		n = 0;
 	memcpy(w->out + w->out_len, line, (size_t)n);
 	w->out_len += (size_t)n;
-	if (res->close)
-		memcpy(w->out + w->out_len, "Connection: close\r\n", 19),
-			w->out_len += 19;
-	else if (w->req.version == 10)
-		memcpy(w->out + w->out_len, "Connection: keep-alive\r\n", 24),
-			w->out_len += 24;
-	memcpy(w->out + w->out_len, res->hdrs, res->hlen);
+	if (res->close) {
+		memcpy(w->out + w->out_len, "Connection: close\r\n", 19);
+		w->out_len += 19;
+	} else if (w->req.version == 10) {
+		memcpy(w->out + w->out_len, "Connection: keep-alive\r\n", 24);
+		w->out_len += 24;
+	}
+	if (res->hlen) /* hdrs is NULL until a header is added */
+		memcpy(w->out + w->out_len, res->hdrs, res->hlen);
 	w->out_len += res->hlen;
 	memcpy(w->out + w->out_len, "\r\n", 2);
 	w->out_len += 2;
