@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/httpd-test.sh HTTPD: uco-httpd's test (meson test --suite tools),
+# tools/httpd-test.sh HTTPD LOAD: uco-httpd's test (meson test --suite tools),
 # with curl as the client.  Static files byte-exact (empty, small, 3 MiB),
 # byte ranges (206, 416), If-Modified-Since (304), index.html, directory
 # listings and the redirect to the name with its '/', Content-Type; 404,
@@ -10,7 +10,8 @@
 # picks, every wait bounded.
 set -uo pipefail
 
-httpd=${1:?usage: httpd-test.sh HTTPD}
+httpd=${1:?usage: httpd-test.sh HTTPD LOAD}
+load=${2:?usage: httpd-test.sh HTTPD LOAD}
 command -v curl >/dev/null || { echo "curl missing: skipped"; exit 77; }
 failed=0
 passed=0
@@ -113,6 +114,20 @@ check "/hello" "[[ \$(curl -s '$base/hello') == 'Hello, World!' ]] && curl -s -I
 check "/json" "[[ \$(curl -s '$base/json') == '{\"message\":\"Hello, World!\"}' ]]"
 check "keep-alive: two files on one connection" \
 	"[[ \$(curl -s -o /dev/null -o /dev/null -w '%{num_connects}' '$base/one.txt' '$base/one.txt') == 10 ]]"
+# uco-http-load against it: every response checked.
+"$load" -c 8 -n 2000 "$base/hello" >"$tmp/load" 2>&1
+check "uco-http-load: 2000 requests, no error" \
+	"[[ \$? == 0 ]] && grep -qx 'requests: 2000' '$tmp/load' && grep -q '^errors: 0 ' '$tmp/load'"
+"$load" -c 4 -p 16 -n 3200 "$base/sub/mid.dat" >"$tmp/load" 2>&1
+check "uco-http-load: pipelined 16 deep, 70,000-byte bodies" \
+	"[[ \$? == 0 ]] && grep -qx 'requests: 3200' '$tmp/load'"
+"$load" -c 2 -n 20 "$base/nope" >"$tmp/load" 2>&1
+check "uco-http-load: a wrong status is an error (status 1)" \
+	"[[ \$? == 1 ]] && grep -q '^errors: 20 (status 20' '$tmp/load'"
+"$load" -n 10 -m POST -b data --status 405 "$base/one.txt" >"$tmp/load" 2>&1
+check "uco-http-load: method, body, expected status" "[[ \$? == 0 ]]"
+"$load" -x "$base/" >"$tmp/load" 2>&1
+check "uco-http-load: a bad option" "[[ \$? == 1 ]] && grep -q \"Try '.*--help'\" '$tmp/load'"
 stop_server TERM
 
 start_server --root "$root" --cores 1 --max-connections 4 || fail "restart"
