@@ -191,6 +191,7 @@ struct hcore {
 	size_t nconns;
 	struct uco__node idle;      /* idle connections, oldest first */
 	struct uco__node ready;     /* connections waiting for a worker */
+	struct uco__node starved;   /* connections waiting for a ring buffer */
 	struct uco__node workers;   /* every worker */
 	struct uco__waitq pool;     /* idle workers wait here */
 	unsigned nworkers, nidle;

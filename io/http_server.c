@@ -77,6 +77,50 @@ static void arm_recv(struct hconn *c)
 }
 
 static void spawn_worker(struct hcore *pc);
+static void go_idle(struct hconn *c);
+
+/*
+ * A connection whose receive ended for want of buffers (the ring ran dry
+ * under a burst) and has nothing queued waits on the starved list, holding
+ * no worker, until a buffer is back: then its receive is re-armed.  (A
+ * worker that had to wait for a buffer itself would call another, and a
+ * burst of ten thousand would pin a stack each.)
+ */
+static void feed_starved(struct hcore *pc)
+{
+	struct uco__node *n;
+
+	while (pc->br->avail && (n = uco__list_first(&pc->starved))) {
+		struct hconn *c = uco__container_of(n, struct hconn, node);
+
+		uco__list_del(&c->node);
+		arm_recv(c);
+		go_idle(c);
+	}
+}
+
+static void recycle(struct hcore *pc, unsigned bid)
+{
+	uco__bufring_recycle(pc->br, bid);
+	if (!uco__list_empty(&pc->starved))
+		feed_starved(pc);
+}
+
+/* c has nothing queued and no worker: re-arm it, or wait for a buffer. */
+static void rest(struct hconn *c)
+{
+	struct hcore *pc = c->pc;
+
+	if (c->armed) {
+		go_idle(c);
+	} else if (pc->br->avail) {
+		arm_recv(c);
+		go_idle(c);
+	} else {
+		uco__list_del(&c->node);
+		uco__list_add_tail(&pc->starved, &c->node);
+	}
+}
 
 /*
  * Someone to look at the ready list: a pooled worker, or a new one.  One
@@ -139,7 +183,7 @@ static void conn_close(struct hconn *c)
 
 		uco__fifo_pop(&c->q, &k);
 		if (k.res > 0)
-			uco__bufring_recycle(pc->br, k.bid);
+			recycle(pc, k.bid);
 	}
 	uco__fifo_free(&c->q);
 	pc->nconns--;
@@ -173,7 +217,7 @@ static void on_recv(struct uco__cqe_handler *h, int res, uint32_t flags)
 		k.bid = flags >> IORING_CQE_BUFFER_SHIFT;
 		pc->br->avail--;
 		if (c->fd < 0 || res <= 0 || !uco__fifo_push(&c->q, &k)) {
-			uco__bufring_recycle(pc->br, k.bid);
+			recycle(pc, k.bid);
 			k.res = res > 0 ? -ENOMEM : res;
 			queued = c->fd >= 0 && uco__fifo_push(&c->q, &k);
 		} else {
@@ -195,8 +239,10 @@ static void on_recv(struct uco__cqe_handler *h, int res, uint32_t flags)
 		} else if (queued && k.res <= 0 && c->q.len == 1) {
 			/* An idle connection's client left: no worker needed. */
 			conn_close(c);
-		} else if (queued || c->starved || (last && !c->armed)) {
-			make_ready(c);
+		} else if (queued || c->q.len) {
+			make_ready(c); /* (a no-op if it is ready already) */
+		} else if (last && !c->armed) {
+			rest(c);
 		}
 	}
 	if (last)
@@ -319,7 +365,7 @@ int uco__http_send_wait(struct hworker *w)
 void uco__http_drop_chunk(struct hworker *w)
 {
 	if (w->have_chunk) {
-		uco__bufring_recycle(w->pc->br, w->cur.bid);
+		recycle(w->pc, w->cur.bid);
 		w->have_chunk = false;
 		w->in = NULL;
 		w->in_off = w->in_len = 0;
@@ -440,15 +486,20 @@ static void release_conn(struct hworker *w, bool close_it)
 		conn_close(c);
 		return;
 	}
-	if (c->q.len || c->starved || !c->armed) {
-		/* Input came after all (or the receive must be re-armed
-		 * with a buffer): another turn. */
+	if (c->q.len) {
+		/* Input came after all: another turn. */
 		make_ready(c);
 		return;
 	}
+	rest(c);
+}
+
+static void go_idle(struct hconn *c)
+{
 	uco__fifo_free(&c->q);
 	c->idle_since = uco_now();
-	uco__list_add_tail(&pc->idle, &c->node);
+	uco__list_del(&c->node);
+	uco__list_add_tail(&c->pc->idle, &c->node);
 }
 
 /* Serve requests on c while it has input.  Returns true to close it. */
@@ -692,6 +743,8 @@ static void stop_core(struct hcore *pc)
 	while ((n = uco__list_first(&pc->idle)))
 		conn_close(uco__container_of(n, struct hconn, node));
 	while ((n = uco__list_first(&pc->ready)))
+		conn_close(uco__container_of(n, struct hconn, node));
+	while ((n = uco__list_first(&pc->starved)))
 		conn_close(uco__container_of(n, struct hconn, node));
 	pc->nidle = 0;
 	uco__waitq_wake_all(&pc->pool, 1);
@@ -1089,6 +1142,7 @@ UCO_API int uco_http_serve(uco_http_server **out, const char *host,
 		uco__waitq_init(&pc->pool);
 		uco__node_init(&pc->idle);
 		uco__node_init(&pc->ready);
+		uco__node_init(&pc->starved);
 		uco__node_init(&pc->workers);
 		uco__node_init(&pc->bgs);
 		if (srv->o.max_connections)

@@ -1090,6 +1090,40 @@ START_TEST(two_cores)
 }
 END_TEST
 
+/* A burst of first requests on a ring of 8 buffers: the connections the
+ * ring cannot take wait for a buffer without a worker each, and every one
+ * is answered. */
+static void body_starved(void *arg)
+{
+	struct ctx c = { 0 };
+	enum { N = 300 };
+	uco_http_server_opts o = { .recv_buffers = 8, .recv_buffer_size = 64 };
+	static struct client_arg a[N];
+	static uco_task *t[N];
+	uco_http_server_stats st;
+
+	start(&c, echo, NULL, &o);
+	for (int i = 0; i < N; i++) {
+		a[i] = (struct client_arg){ &c, "GET /burst HTTP/1.1\r\nHost: x\r\n"
+						"X-Pad: 0123456789012345678901234567890123456789\r\n\r\n", 0 };
+		ck_assert_int_eq(uco_spawn(&t[i], client_main, &a[i], NULL), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(uco_join(t[i], NULL), 0);
+		uco_task_release(t[i]);
+		ck_assert_int_eq(a[i].status, 200);
+	}
+	uco_http_server_stats_get(c.srv, &st);
+	ck_assert_uint_eq(st.requests, N);
+	stop(&c);
+}
+
+START_TEST(starved_ring)
+{
+	run(body_starved, 1);
+}
+END_TEST
+
 static void body_misuse(void *arg)
 {
 	uco_http_server *srv;
@@ -1290,6 +1324,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, shutdown_graceful);
 		tcase_add_test(tc, shutdown_cut);
 		tcase_add_test(tc, two_cores);
+		tcase_add_test(tc, starved_ring);
 		tcase_add_test(tc, misuse);
 	}
 	suite_add_tcase(s, tc);
