@@ -32,5 +32,6 @@
 #include <uco/stream.h>
 #include <uco/server.h>
 #include <uco/http.h>
+#include <uco/http_client.h>
 
 #endif
