@@ -482,7 +482,9 @@ static int advance(struct uco_http_client_response *r)
 	if (n == 0) {
 		/* The end of the stream: the end of a body that runs to the
 		 * close, or else a response cut short. */
-		if (llhttp_finish(&r->p) == HPE_OK && r->msg_done)
+		llhttp_errno_t f = llhttp_finish(&r->p);
+
+		if ((f == HPE_OK || f == HPE_PAUSED) && r->msg_done)
 			return 0;
 		return r->err = r->got_bytes || r->head_done ? -EPIPE
 							     : -ECONNRESET;

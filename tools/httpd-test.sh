@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/httpd-test.sh HTTPD LOAD: uco-httpd's test (meson test --suite tools),
+# tools/httpd-test.sh HTTPD LOAD FETCH: uco-httpd's test (meson test --suite tools),
 # with curl as the client.  Static files byte-exact (empty, small, 3 MiB),
 # byte ranges (206, 416), If-Modified-Since (304), index.html, directory
 # listings and the redirect to the name with its '/', Content-Type; 404,
@@ -11,7 +11,8 @@
 set -uo pipefail
 
 httpd=${1:?usage: httpd-test.sh HTTPD LOAD}
-load=${2:?usage: httpd-test.sh HTTPD LOAD}
+load=${2:?usage: httpd-test.sh HTTPD LOAD FETCH}
+fetch=${3:?usage: httpd-test.sh HTTPD LOAD FETCH}
 command -v curl >/dev/null || { echo "curl missing: skipped"; exit 77; }
 failed=0
 passed=0
@@ -126,6 +127,14 @@ check "uco-http-load: a wrong status is an error (status 1)" \
 	"[[ \$? == 1 ]] && grep -q '^errors: 20 (status 20' '$tmp/load'"
 "$load" -n 10 -m POST -b data --status 405 "$base/one.txt" >"$tmp/load" 2>&1
 check "uco-http-load: method, body, expected status" "[[ \$? == 0 ]]"
+# uco's client (uco-http-fetch, at most 5 at once) against it.
+for i in $(seq 20); do echo "$base/big.bin"; echo "$base/withindex"; done |
+	"$fetch" -j 5 >"$tmp/fetch" 2>&1
+check "uco-http-fetch: 40 URLs, 5 at a time, bodies whole, redirect followed" \
+	"[[ \$? == 0 ]] && [[ \$(grep -c '^200 3145728 ' '$tmp/fetch') == 20 ]] && [[ \$(grep -c '^200 15 ' '$tmp/fetch') == 20 ]]"
+"$fetch" "$base/nope" "http://127.0.0.1:1/" >"$tmp/fetch" 2>&1
+check "uco-http-fetch: 404 reported, refused connection in curl's words" \
+	"[[ \$? == 1 ]] && grep -q '^404 ' '$tmp/fetch' && grep -q 'Failed to connect' '$tmp/fetch'"
 "$load" -x "$base/" >"$tmp/load" 2>&1
 check "uco-http-load: a bad option" "[[ \$? == 1 ]] && grep -q \"Try '.*--help'\" '$tmp/load'"
 stop_server TERM
