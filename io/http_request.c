@@ -21,7 +21,6 @@
  * max_body_size (413).
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
