@@ -38,5 +38,7 @@
 #include <uco/server.h>
 #include <uco/pg.h>
 #include <uco/tls.h>
+#include <uco/http.h>
+#include <uco/http_client.h>
 
 #endif

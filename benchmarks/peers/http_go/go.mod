@@ -1,0 +1,3 @@
+module uco/benchmarks/peers/http_go
+
+go 1.19
