@@ -30,6 +30,7 @@
 #include "copy_impl.h"
 
 #define DIRECT_ALIGN 4096u
+#define RANGE_CHUNK (8u << 20)
 
 /* The lanes of one file share this. */
 struct lanes {
@@ -41,6 +42,7 @@ struct lanes {
 	bool sparse_map;        /* extents from SEEK_DATA / SEEK_HOLE */
 	bool zero_holes;        /* sparse=always: all-zero chunks skipped */
 	bool direct;
+	bool range;             /* copy_file_range on the pool, not chunks */
 	size_t chunk;
 	uco_lock lock;          /* one extent look-up at a time */
 	uint64_t written_end;   /* end of the last byte written */
@@ -102,28 +104,30 @@ static int claim(struct lanes *ln, uint64_t *off, size_t *len)
 	return 1;
 }
 
-/* Copy ranges until none is left; buf holds ln->chunk bytes. */
-static int lane_run(struct lanes *ln, char *buf)
+/* [off, off + len) through buf (cap bytes), piece by piece.  Returns 0,
+ * 1 at an early end of file, or an error (ln->step says which side). */
+static int copy_chunks(struct lanes *ln, char *buf, size_t cap, uint64_t off,
+		       size_t len)
 {
-	uint64_t off;
-	size_t len;
-	int c;
-
-	while ((c = claim(ln, &off, &len)) > 0) {
-		size_t rlen = len;
+	while (len) {
+		size_t piece = len < cap ? len : cap;
+		size_t rlen = piece;
 		ssize_t n, w;
 
 		if (ln->direct) /* O_DIRECT reads whole blocks; EOF cuts */
-			rlen = (len + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+			rlen = (piece + DIRECT_ALIGN - 1) &
+			       ~(size_t)(DIRECT_ALIGN - 1);
 		n = uco_read_full(ln->sfd, buf, rlen, (int64_t)off);
 		if (n < 0) {
 			ln->step = UCO_COPY_READ;
 			return (int)n;
 		}
-		if ((size_t)n > len)
-			n = (ssize_t)len;
+		if ((size_t)n > piece)
+			n = (ssize_t)piece;
 		if (n == 0)
-			break; /* the file shrank since its statx */
+			return 1; /* the file shrank since its statx */
+		off += (uint64_t)n;
+		len -= (size_t)n;
 		if (ln->zero_holes && all_zero(buf, (size_t)n))
 			continue;
 		size_t wlen = (size_t)n;
@@ -135,19 +139,82 @@ static int lane_run(struct lanes *ln, char *buf)
 			memset(buf + wlen, 0, pad - wlen);
 			wlen = pad;
 		}
-		w = uco_write_full(ln->ofd, buf, wlen, (int64_t)off);
+		w = uco_write_full(ln->ofd, buf, wlen, (int64_t)(off - (uint64_t)n));
 		if (w < 0) {
 			ln->step = UCO_COPY_WRITE;
 			return (int)w;
 		}
-		if (off + (uint64_t)n > ln->written_end)
-			ln->written_end = off + (uint64_t)n;
+		if (off > ln->written_end)
+			ln->written_end = off;
 		ln->cx->st->bytes += (uint64_t)n;
 		uco__copy_progress(ln->cx);
 	}
+	return 0;
+}
+
+/* Copy ranges until none is left; buf holds cap bytes. */
+static int lane_run(struct lanes *ln, char *buf, size_t cap)
+{
+	uint64_t off;
+	size_t len;
+	int c, r;
+
+	while ((c = claim(ln, &off, &len)) > 0) {
+		if (ln->range) {
+			long k = uco__copy_range(ln->sfd, ln->ofd, (int64_t)off,
+						 len);
+
+			if (k == -EXDEV || k == -EINVAL || k == -EOPNOTSUPP ||
+			    k == -ENOSYS) {
+				ln->range = false; /* chunks from here on */
+			} else if (k < 0) {
+				ln->step = UCO_COPY_WRITE;
+				return (int)k;
+			} else {
+				if (off + (uint64_t)k > ln->written_end)
+					ln->written_end = off + (uint64_t)k;
+				ln->cx->st->bytes += (uint64_t)k;
+				uco__copy_progress(ln->cx);
+				if ((size_t)k < len)
+					break; /* end of file */
+				continue;
+			}
+		}
+		r = copy_chunks(ln, buf, cap, off, len);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			break;
+	}
 	if (c < 0 && ln->step != UCO_COPY_READ)
 		ln->step = UCO_COPY_WRITE;
-	return c;
+	return c < 0 ? c : 0;
+}
+
+/* A source without a size: read at the file position until end of file. */
+static int copy_stream(struct lanes *ln, char *buf)
+{
+	size_t cap = ln->cx->o.chunk_size;
+	uint64_t off = 0;
+
+	for (;;) {
+		ssize_t n = uco_read(ln->sfd, buf, cap, -1), w;
+
+		if (n < 0) {
+			ln->step = UCO_COPY_READ;
+			return (int)n;
+		}
+		if (n == 0)
+			return 0;
+		w = uco_write_full(ln->ofd, buf, (size_t)n, (int64_t)off);
+		if (w < 0) {
+			ln->step = UCO_COPY_WRITE;
+			return (int)w;
+		}
+		off += (uint64_t)n;
+		ln->cx->st->bytes += (uint64_t)n;
+		uco__copy_progress(ln->cx);
+	}
 }
 
 static void *big_get(struct cp_ctx *cx)
@@ -179,7 +246,7 @@ static void *lane_task(void *arg)
 		ln->step = UCO_COPY_READ;
 		return uco_fail(-ENOMEM);
 	}
-	r = lane_run(ln, buf);
+	r = lane_run(ln, buf, ln->cx->o.big_chunk);
 	big_put(ln->cx, buf);
 	if (r < 0) {
 		if (!ln->err && r != -ECANCELED)
@@ -200,11 +267,17 @@ static int copy_data(struct lanes *ln, char *buf)
 
 	if (ln->size <= 2 * (uint64_t)cx->o.big_chunk || nl <= 1) {
 		ln->chunk = cx->o.chunk_size;
-		return lane_run(ln, buf);
+		return lane_run(ln, buf, cx->o.chunk_size);
 	}
+	/* Lanes copy with copy_file_range on the pool (the kernel copies
+	 * page cache to page cache: half the work of read + write, see
+	 * uco/copy.h), in ranges of RANGE_CHUNK, unless each chunk must
+	 * pass through memory (O_DIRECT, sparse=always). */
+	ln->range = !ln->direct && !ln->zero_holes;
+	ln->chunk = ln->range ? RANGE_CHUNK : cx->o.big_chunk;
+	nchunks = (ln->size + ln->chunk - 1) / ln->chunk;
 	if (nchunks < nl)
 		nl = (unsigned)nchunks;
-	ln->chunk = cx->o.big_chunk;
 	r = uco_sem_acquire(&cx->big);
 	if (r < 0)
 		return r;
@@ -395,7 +468,15 @@ int uco__copy_reg(struct cp_ctx *cx, struct cp_dir *d, const char *sname,
 			r = 0;
 		}
 	}
-	if (!cloned && st->stx_size > 0) {
+	if (!S_ISREG(st->stx_mode)) {
+		/* A FIFO or a device given to uco_copy_file: read to the
+		 * end, whatever statx said of its size. */
+		r = copy_stream(&ln, buf);
+		if (r < 0) {
+			step = ln.step;
+			goto fail;
+		}
+	} else if (!cloned && st->stx_size > 0) {
 		ln.zero_holes = cx->o.sparse == UCO_SPARSE_ALWAYS;
 		ln.sparse_map = cx->o.sparse != UCO_SPARSE_NEVER &&
 				st->stx_blocks * 512 < st->stx_size;

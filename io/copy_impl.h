@@ -78,12 +78,15 @@ long uco__copy_getdents(int fd, void *buf, size_t len);
 long uco__copy_readlink(int dirfd, const char *name, char *buf, size_t len);
 int uco__copy_mknod(int dirfd, const char *name, mode_t mode, dev_t dev);
 int uco__copy_clone(int dfd, int sfd);
+/* copy_file_range of [off, off + len) at the same offset on both sides;
+ * the bytes copied (fewer only at end of file) or an error. */
+long uco__copy_range(int sfd, int dfd, int64_t off, size_t len);
 /* Next data extent at or after off: *start and *end, or 0 with *start = -1
  * past the last one. */
 int uco__copy_seek_data(int fd, int64_t off, int64_t *start, int64_t *end);
 /* Apply what cx->o.flags asks to preserve from st onto fd (a file or
  * directory opened by us), or, with fd < 0, onto dirfd/name without
- * following (a symlink).  Reports each failure through uco__copy_report
+ * following (a symlink, a FIFO or a device node).  Reports each failure through uco__copy_report
  * with the dst path of (dir, name).  Returns 0 or the first error that
  * counts. */
 int uco__copy_meta(struct cp_ctx *cx, int fd, int sfd, int dirfd,

@@ -65,6 +65,7 @@ enum sys_kind {
 	SYS_SEEK_DATA,
 	SYS_FTRUNCATE,
 	SYS_META,
+	SYS_RANGE,
 };
 
 struct sys_call {
@@ -140,7 +141,11 @@ static void sys_meta(struct sys_call *c)
 	}
 	if (c->flags & UCO_COPY_PRESERVE_XATTR && !lnk)
 		c->err_xattr = copy_xattrs(c->fd2, c->fd);
-	if (!lnk && (c->flags & UCO_COPY_PRESERVE_MODE)) {
+	if (lnk && !S_ISLNK(st->stx_mode) &&
+	    (c->flags & UCO_COPY_PRESERVE_MODE)) { /* a FIFO, a device */
+		if (fchmodat(c->fd2, c->name, st->stx_mode & 07777, 0) < 0)
+			c->err_mode = -errno;
+	} else if (!lnk && (c->flags & UCO_COPY_PRESERVE_MODE)) {
 		if (fchmod(c->fd, st->stx_mode & 07777) < 0)
 			c->err_mode = -errno;
 	} else if (!lnk && c->mode_fix) {
@@ -198,6 +203,27 @@ static void *sys_run(void *p)
 	case SYS_META:
 		sys_meta(c);
 		break;
+	case SYS_RANGE: {
+		loff_t in = c->off, out = c->off;
+		size_t left = c->len;
+
+		while (left) {
+			ssize_t n = copy_file_range(c->fd, &in, c->fd2, &out,
+						    left, 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				r = -1;
+				break;
+			}
+			if (n == 0) /* end of file */
+				break;
+			left -= (size_t)n;
+		}
+		if (r == 0)
+			r = (long)(c->len - left);
+		break;
+	}
 	}
 	c->ret = r < 0 ? -errno : r;
 	return NULL;
@@ -207,6 +233,10 @@ static long sys(struct sys_call *c)
 {
 	int r;
 
+	/* The shield below hides a cancel from uco_to_thread: a task that
+	 * is being stopped starts no new call. */
+	if (uco_cancelling())
+		return -ECANCELED;
 	uco_shield_begin();
 	r = uco_to_thread(sys_run, c, NULL, NULL);
 	uco_shield_end();
@@ -252,6 +282,14 @@ int uco__copy_seek_data(int fd, int64_t off, int64_t *start, int64_t *end)
 	*start = c.start;
 	*end = c.end;
 	return (int)r;
+}
+
+long uco__copy_range(int sfd, int dfd, int64_t off, size_t len)
+{
+	struct sys_call c = { .kind = SYS_RANGE, .fd = sfd, .fd2 = dfd,
+			      .off = off, .len = len };
+
+	return sys(&c);
 }
 
 int uco__copy_ftruncate(struct cp_ctx *cx, int fd, uint64_t len)

@@ -481,8 +481,10 @@ static int copy_special(struct cp_ctx *cx, struct cp_dir *d, const char *sname,
 		return uco__copy_report(cx, UCO_COPY_SPECIAL, r, d, sname,
 					dname);
 	cx->st->specials++;
+	r = uco__copy_meta(cx, -1, -1, d->dfd, dname, st, d, sname, false,
+			   false);
 	uco__copy_done(cx, d, sname, dname, 's', false, 0);
-	return 0;
+	return r;
 }
 
 static int copy_regular(struct cp_ctx *cx, struct cp_dir *d, const char *sname,
@@ -825,8 +827,12 @@ static void *walker_task(void *arg)
 		goto out;
 	}
 	if (!S_ISDIR(st.stx_mode)) {
+		/* uco_copy_file reads whatever it is given (a FIFO, a
+		 * device) as cp does; a tree makes it anew. */
 		stop = job_put(run, run->proot, run->sname, run->dname,
-			       S_ISREG(st.stx_mode) ? DT_REG : DT_UNKNOWN,
+			       S_ISREG(st.stx_mode) || run->file_only
+				       ? DT_REG
+				       : DT_UNKNOWN,
 			       follow);
 		goto out;
 	}
