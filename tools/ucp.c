@@ -335,9 +335,7 @@ static int copy_one(struct ucp *u, const char *src, const char *dst)
 	add_stats(&u->total, &st);
 	if (r == -ECANCELED || r == -ETIMEDOUT)
 		return -1;
-	if (r == -EISDIR)
-		report("-r not specified; omitting directory '%s'", src, NULL, 0);
-	return r < 0;
+	return r < 0; /* the engine reported it (on_error) */
 }
 
 static void *copier(void *arg)
@@ -447,18 +445,24 @@ static bool parse_preserve(struct ucp *u, const char *list)
 	return ok;
 }
 
-static bool parse_when(const char *opt, const char *arg, const char *const *names,
-		       int *out)
+struct when {
+	const char *name;
+	int value;
+};
+
+/* An argument of --reflink / --sparse; the list in cp's order. */
+static bool parse_when(const char *opt, const char *arg,
+		       const struct when *w, int *out)
 {
-	for (int i = 0; names[i]; i++)
-		if (!strcmp(arg, names[i])) {
-			*out = i;
+	for (int i = 0; w[i].name; i++)
+		if (!strcmp(arg, w[i].name)) {
+			*out = w[i].value;
 			return true;
 		}
 	fprintf(stderr, "ucp: invalid argument '%s' for '--%s'\n", arg, opt);
 	fputs("Valid arguments are:\n", stderr);
-	for (int i = 0; names[i]; i++)
-		fprintf(stderr, "  - '%s'\n", names[i]);
+	for (int i = 0; w[i].name; i++)
+		fprintf(stderr, "  - '%s'\n", w[i].name);
 	return false;
 }
 
@@ -493,8 +497,14 @@ static const struct option longopts[] = {
 
 static int parse(struct ucp *u, int argc, char **argv)
 {
-	static const char *const reflinks[] = { "auto", "never", "always", NULL };
-	static const char *const sparses[] = { "auto", "always", "never", NULL };
+	static const struct when reflinks[] = {
+		{ "auto", UCO_REFLINK_AUTO }, { "always", UCO_REFLINK_ALWAYS },
+		{ "never", UCO_REFLINK_NEVER }, { NULL, 0 },
+	};
+	static const struct when sparses[] = {
+		{ "never", UCO_SPARSE_NEVER }, { "auto", UCO_SPARSE_AUTO },
+		{ "always", UCO_SPARSE_ALWAYS }, { NULL, 0 },
+	};
 	int progress = -1, c, w;
 
 	opterr = 0;
@@ -619,8 +629,8 @@ static int parse(struct ucp *u, int argc, char **argv)
 			return 1;
 		}
 		if (!S_ISDIR(sb.st_mode)) {
-			fprintf(stderr, "ucp: target '%s' is not a directory\n",
-				u->dest);
+			fprintf(stderr, "ucp: target '%s': %s\n", u->dest,
+				strerror(ENOTDIR));
 			return 1;
 		}
 	}
