@@ -281,6 +281,9 @@ static int copy_data(struct lanes *ln, char *buf)
 	r = uco_sem_acquire(&cx->big);
 	if (r < 0)
 		return r;
+	/* As cp does: a bigger readahead window for a cold source (an
+	 * error here only costs speed). */
+	uco__copy_fadvise(ln->sfd, POSIX_FADV_SEQUENTIAL);
 	r = uco_group_create(&g);
 	if (r == 0) {
 		uco_spawn_opts so = { .name = "ucp-lane" };

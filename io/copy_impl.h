@@ -72,6 +72,7 @@ int uco__copy_ftruncate(struct cp_ctx *cx, int fd, uint64_t len);
 int uco__copy_linkat(int olddirfd, const char *from, int newdirfd,
 		     const char *to, int flags);
 int uco__copy_symlinkat(const char *target, int dirfd, const char *name);
+int uco__copy_fadvise(int fd, int advice);
 
 /* copy_sys.c: offload-pool calls (each one uco_to_thread trip). */
 long uco__copy_getdents(int fd, void *buf, size_t len);

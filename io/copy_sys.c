@@ -379,3 +379,8 @@ int uco__copy_symlinkat(const char *target, int dirfd, const char *name)
 {
 	UCO__IO_RETURN(io_uring_prep_symlinkat(sqe, target, dirfd, name));
 }
+
+int uco__copy_fadvise(int fd, int advice)
+{
+	UCO__IO_RETURN(io_uring_prep_fadvise(sqe, fd, 0, 0, advice));
+}
