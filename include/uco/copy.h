@@ -11,27 +11,31 @@
  * mknodat, lseek(SEEK_DATA/SEEK_HOLE), ioctl(FICLONE), fchmod, fchown,
  * utimensat and the xattr calls (each file's metadata in one trip).
  *
- * The data path.  A file is copied in chunks, each a ring read into a
- * page-aligned buffer and a ring write out of it; a file bigger than one
- * chunk gets several lanes (tasks) that claim chunks in turn, so several
- * reads and writes of one file are in flight at once, and on a tree many
- * files are.  Before that, unless reflink is NEVER, FICLONE shares the
- * extents outright where the filesystem can (btrfs, xfs); a refusal
- * (EOPNOTSUPP, EXDEV, EINVAL) falls back to chunks and is remembered for
- * that pair of filesystems, so an ext4 tree pays for it once, not per
- * file.  Why chunks rather than the alternatives, measured on this
- * machine (ext4 on virtio, 2 cores, load about 2 from other users; warm
- * cache; 1 GiB file):
- *   - chunked read/write through the ring, 4 lanes x 1 MiB: 0.50 s
- *     (cp, i.e. copy_file_range: 0.52 s); it is also the only path that
- *     works with O_DIRECT, --verify and the temporary-file rule alike;
- *   - splice through a pipe needs two ops per chunk and a pipe per lane
- *     for no gain on a page-cache copy;
- *   - copy_file_range on the offload pool cannot be cut short by a
- *     cancel (it would keep writing into a file we are deleting) and ties
- *     up pool threads that metadata calls need.
- * Small files are latency-bound, not bandwidth-bound: there the win is
- * many files in flight (jobs) with every op of every file in one ring.
+ * The data path, chosen by measurement.  Small files (up to 2 x big_chunk)
+ * are copied by their worker in chunks: a ring read into a page-aligned
+ * buffer, a ring write out of it, and on a tree `jobs` files are in flight
+ * at once, every op of every file in the one ring.  A bigger file is split
+ * into 8 MiB ranges that `chunks` lanes (tasks) claim in turn, each range
+ * one copy_file_range(2) on the offload pool, so several ranges are in
+ * flight and the kernel copies page cache to page cache without a trip
+ * through user memory; O_DIRECT and sparse=always (which must see the
+ * data) use 1 MiB ring reads and writes in the lanes instead.  Before any
+ * of it, unless reflink is NEVER, FICLONE shares the extents outright
+ * where the filesystem can (btrfs, xfs); a refusal (EOPNOTSUPP, EXDEV,
+ * EINVAL) falls back to copying and is remembered for that source device,
+ * so an ext4 tree pays for it once, not per file.  The figures (1 GiB file,
+ * warm cache, ext4 on virtio, 2 shared cores at load 3-4; four runs each,
+ * seconds):
+ *   cp (copy_file_range, one call after another)   0.33 0.43 0.51 0.79
+ *   4 lanes of copy_file_range ranges (chosen)      0.33 0.39 0.42 0.88
+ *   chunked read/write through the ring, 128 KiB    0.45 0.46 0.47 0.49
+ * Reads and writes through user memory cost a copy more than the kernel's
+ * own copy, whatever the queue depth (1.4x the time of cp); splice through
+ * a pipe needs two ops and a pipe per chunk for the same kernel copy as
+ * copy_file_range.  copy_file_range has no ring op, hence the pool; each
+ * call is bounded (8 MiB), so a cancel waits for one range at most.
+ * Small files are latency-bound: there the win is many files in flight,
+ * not the data path.
  *
  * The temporary-file rule.  A regular file is written as an O_TMPFILE in
  * its destination directory and linked into place (linkat of
@@ -48,7 +52,9 @@
  *
  * Memory is bounded whatever the tree's size:
  *   jobs x chunk_size                       (one buffer per file worker)
- * + 2 x chunks x big_chunk                  (lanes of at most two big files)
+ * + 2 x chunks x big_chunk                  (lanes of at most two big files;
+ *                                            touched only by O_DIRECT,
+ *                                            sparse=always and --verify)
  * + queue_depth x (~80 B + name)            (entries walked, not yet copied)
  * + depth x (32 KiB + ~200 B)               (one getdents buffer per level
  *                                            of the directory being walked)
