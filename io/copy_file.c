@@ -3,10 +3,12 @@
  *
  *   1. the output: an O_TMPFILE in the destination directory, or a hidden
  *      temporary name there (O_CREAT | O_EXCL);
- *   2. the data: FICLONE (unless reflink NEVER, or refused before between
- *      these filesystems), else chunks: small files by the worker itself
- *      with its own buffer, files above 2 x big_chunk by `chunks` lanes
- *      sharing a cursor over the source's data extents;
+ *   2. the data: FICLONE (unless reflink NEVER, or refused before for
+ *      this source device), else: small files in chunks by the worker
+ *      itself with its own buffer; files above 2 x big_chunk by
+ *      copy_file_range on the pool in 8 MiB ranges, or, when every chunk
+ *      must pass through memory (O_DIRECT, sparse=always), by `chunks`
+ *      lanes sharing a cursor over the source's data extents;
  *   3. the size (ftruncate, when holes or O_DIRECT padding end the file),
  *      the metadata, fsync, verification;
  *   4. placing: linkat(/proc/self/fd/N) to the real name (or the temporary
@@ -265,25 +267,33 @@ static int copy_data(struct lanes *ln, char *buf)
 	uco_group *g;
 	int r;
 
-	if (ln->size <= 2 * (uint64_t)cx->o.big_chunk || nl <= 1) {
+	if (ln->size <= 2 * (uint64_t)cx->o.big_chunk) {
 		ln->chunk = cx->o.chunk_size;
 		return lane_run(ln, buf, cx->o.chunk_size);
 	}
-	/* Lanes copy with copy_file_range on the pool (the kernel copies
-	 * page cache to page cache: half the work of read + write, see
-	 * uco/copy.h), in ranges of RANGE_CHUNK, unless each chunk must
-	 * pass through memory (O_DIRECT, sparse=always). */
+	/* As cp does: a bigger readahead window for a cold source (an
+	 * error here only costs speed). */
+	uco__copy_fadvise(ln->sfd, POSIX_FADV_SEQUENTIAL);
+	/* copy_file_range on the pool (the kernel copies page cache to page
+	 * cache: half the work of read + write), in RANGE_CHUNK calls, one
+	 * after another: parallel ranges of one file serialise on its inode
+	 * lock and break the source's readahead (uco/copy.h has the
+	 * figures).  Unless each chunk must pass through memory (O_DIRECT,
+	 * sparse=always): then `chunks` lanes keep several in flight. */
 	ln->range = !ln->direct && !ln->zero_holes;
+	if (ln->range) {
+		ln->chunk = RANGE_CHUNK;
+		return lane_run(ln, buf, cx->o.chunk_size);
+	}
 	ln->chunk = ln->range ? RANGE_CHUNK : cx->o.big_chunk;
 	nchunks = (ln->size + ln->chunk - 1) / ln->chunk;
 	if (nchunks < nl)
 		nl = (unsigned)nchunks;
+	if (nl <= 1)
+		return lane_run(ln, buf, cx->o.chunk_size);
 	r = uco_sem_acquire(&cx->big);
 	if (r < 0)
 		return r;
-	/* As cp does: a bigger readahead window for a cold source (an
-	 * error here only costs speed). */
-	uco__copy_fadvise(ln->sfd, POSIX_FADV_SEQUENTIAL);
 	r = uco_group_create(&g);
 	if (r == 0) {
 		uco_spawn_opts so = { .name = "ucp-lane" };

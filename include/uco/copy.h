@@ -13,29 +13,34 @@
  *
  * The data path, chosen by measurement.  Small files (up to 2 x big_chunk)
  * are copied by their worker in chunks: a ring read into a page-aligned
- * buffer, a ring write out of it, and on a tree `jobs` files are in flight
- * at once, every op of every file in the one ring.  A bigger file is split
- * into 8 MiB ranges that `chunks` lanes (tasks) claim in turn, each range
- * one copy_file_range(2) on the offload pool, so several ranges are in
- * flight and the kernel copies page cache to page cache without a trip
- * through user memory; O_DIRECT and sparse=always (which must see the
- * data) use 1 MiB ring reads and writes in the lanes instead.  Before any
- * of it, unless reflink is NEVER, FICLONE shares the extents outright
- * where the filesystem can (btrfs, xfs); a refusal (EOPNOTSUPP, EXDEV,
- * EINVAL) falls back to copying and is remembered for that source device,
- * so an ext4 tree pays for it once, not per file.  The figures (1 GiB file,
- * warm cache, ext4 on virtio, 2 shared cores at load 3-4; four runs each,
- * seconds):
- *   cp (copy_file_range, one call after another)   0.33 0.43 0.51 0.79
- *   4 lanes of copy_file_range ranges (chosen)      0.33 0.39 0.42 0.88
- *   chunked read/write through the ring, 128 KiB    0.45 0.46 0.47 0.49
+ * buffer, a ring write out of it; on a tree `jobs` files are in flight at
+ * once, every op of every file in the one ring.  A bigger file is copied
+ * by copy_file_range(2) on the offload pool, in 8 MiB calls one after the
+ * other: the kernel copies page cache to page cache with no trip through
+ * user memory, which is cp's own path.  O_DIRECT and sparse=always (which
+ * must see the data) instead use `chunks` lanes (tasks) of 1 MiB ring
+ * reads and writes, several in flight.  Before any of it, unless reflink
+ * is NEVER, FICLONE shares the extents outright where the filesystem can
+ * (btrfs, xfs); a refusal (EOPNOTSUPP, EXDEV, EINVAL) falls back to
+ * copying and is remembered for that source device, so an ext4 tree pays
+ * for it once, not per file.  The figures (ext4 on virtio, 2 cores shared
+ * with other builds at load 4-9, so wide spreads; seconds):
+ *   1 GiB, warm, four runs each:
+ *     cp (copy_file_range)                          0.33 0.43 0.51 0.79
+ *     4 lanes of 8 MiB copy_file_range ranges       0.33 0.39 0.42 0.88
+ *     chunked read/write through the ring, 128 KiB  0.45 0.46 0.47 0.49
+ *   2 GiB (benchmarks/copy_bench.py, best of two), warm / settled / cold:
+ *     cp                                            0.54  0.57  1.39
+ *     4 lanes of 8 MiB copy_file_range ranges       1.39  1.12  4.00
  * Reads and writes through user memory cost a copy more than the kernel's
- * own copy, whatever the queue depth (1.4x the time of cp); splice through
- * a pipe needs two ops and a pipe per chunk for the same kernel copy as
- * copy_file_range.  copy_file_range has no ring op, hence the pool; each
- * call is bounded (8 MiB), so a cancel waits for one range at most.
- * Small files are latency-bound: there the win is many files in flight,
- * not the data path.
+ * own (1.4x cp's time even with many chunks in flight).  Parallel ranges
+ * of one file gain nothing on a page-cache copy (the writes serialise on
+ * the inode lock, and dirty-page throttling is per writer) and lose the
+ * source's readahead when it is cold, hence one stream.  Splice through a
+ * pipe is the same kernel copy as copy_file_range, with two ops and a
+ * pipe per chunk.  copy_file_range has no ring op, hence the pool; each
+ * call is bounded (8 MiB), so a cancel waits for one call at most.
+ * Small files are latency-bound: there the win is many in flight.
  *
  * The temporary-file rule.  A regular file is written as an O_TMPFILE in
  * its destination directory and linked into place (linkat of
@@ -52,9 +57,8 @@
  *
  * Memory is bounded whatever the tree's size:
  *   jobs x chunk_size                       (one buffer per file worker)
- * + 2 x chunks x big_chunk                  (lanes of at most two big files;
- *                                            touched only by O_DIRECT,
- *                                            sparse=always and --verify)
+ * + 2 x chunks x big_chunk                  (lanes of at most two big files,
+ *                                            O_DIRECT or sparse=always)
  * + queue_depth x (~80 B + name)            (entries walked, not yet copied)
  * + depth x (32 KiB + ~200 B)               (one getdents buffer per level
  *                                            of the directory being walked)
@@ -178,7 +182,9 @@ typedef struct uco_copy_opts {
 	uco_copy_reflink reflink;
 	uco_copy_sparse sparse;
 	unsigned jobs;            /* files in flight (default 16, max 1024) */
-	unsigned chunks;          /* lanes per big file (default 4, max 64) */
+	unsigned chunks;          /* lanes per big file copied through
+				     memory (O_DIRECT, sparse=always;
+				     default 4, max 64) */
 	size_t chunk_size;        /* small-file buffer (default 128 KiB) */
 	size_t big_chunk;         /* lane buffer (default 1 MiB) */
 	unsigned queue_depth;     /* entries walked ahead (default 256) */
