@@ -5,8 +5,10 @@
  *
  *   copy_sys.c    ring ops liburing lacks, offload-pool calls
  *   copy_file.c   one regular file: temp file, lanes, metadata, placing
- *   copy_tree.c   the walk, the workers, directories, links, the two
- *                 public calls
+ *   copy_entry.c  one entry (symlink, special, regular, hard link),
+ *                 messages, progress, the counting walk
+ *   copy_tree.c   the walk, the workers, directories, the two public
+ *                 calls
  */
 #ifndef UCO_IO_COPY_IMPL_H
 #define UCO_IO_COPY_IMPL_H
@@ -106,6 +108,33 @@ void uco__copy_done(struct cp_ctx *cx, const struct cp_dir *d,
 		    const char *sname, const char *dname, char kind,
 		    bool have_sum, uint64_t sum);
 void uco__copy_progress(struct cp_ctx *cx);
+
+/* copy_entry.c: the counting walk, on a pool thread. */
+struct cp_scan {
+	atomic_uint_fast64_t files, bytes;
+	atomic_bool stop, done;
+	char *root;
+};
+void *uco__copy_scan_task(void *cx);   /* a task: runs it, keeps totals */
+void uco__copy_scan_free(struct cp_scan *sc);
+
+/* copy_entry.c: hard links seen (PRESERVE_LINKS).  *out is set even on
+ * -ENOMEM (free it). */
+int uco__copy_links_new(struct cp_links **out);
+int uco__copy_links_grow(struct cp_links *t);
+void uco__copy_links_free(struct cp_links *t);
+
+/* An entry the walker queued for the workers; holds a reference on d. */
+struct cp_job {
+	struct cp_dir *d;
+	unsigned char type; /* DT_* from getdents, or from the root's statx */
+	bool follow;        /* the root of uco_copy_file: follow a symlink */
+	char *dname;        /* differs from name only at the root */
+	char name[];
+};
+/* copy_entry.c: copy one non-directory entry (in a worker, buf its
+ * chunk_size buffer).  0, or the error to stop with (after reporting). */
+int uco__copy_entry(struct cp_ctx *cx, struct cp_job *j, char *buf);
 
 /* copy_file.c: one regular file.  sfd is open (O_RDONLY) and st its
  * statx; the file lands as (d->dfd, dname).  buf is the worker's
