@@ -6,7 +6,7 @@
  *   2. the data: FICLONE (unless reflink NEVER, or refused before for
  *      this source device), else: small files in chunks by the worker
  *      itself with its own buffer; files above 2 x big_chunk by
- *      copy_file_range on the pool in 8 MiB ranges, or, when every chunk
+ *      copy_file_range on the pool in 32 MiB calls, or, when every chunk
  *      must pass through memory (O_DIRECT, sparse=always), by `chunks`
  *      lanes sharing a cursor over the source's data extents;
  *   3. the size (ftruncate, when holes or O_DIRECT padding end the file),
@@ -32,7 +32,7 @@
 #include "copy_impl.h"
 
 #define DIRECT_ALIGN 4096u
-#define RANGE_CHUNK (8u << 20)
+#define RANGE_CHUNK (32u << 20)
 
 /* The lanes of one file share this. */
 struct lanes {

@@ -15,8 +15,8 @@
  * are copied by their worker in chunks: a ring read into a page-aligned
  * buffer, a ring write out of it; on a tree `jobs` files are in flight at
  * once, every op of every file in the one ring.  A bigger file is copied
- * by copy_file_range(2) on the offload pool, in 8 MiB calls one after the
- * other: the kernel copies page cache to page cache with no trip through
+ * by copy_file_range(2) on the offload pool, in 32 MiB calls one after
+ * the other: the kernel copies page cache to page cache with no trip through
  * user memory, which is cp's own path.  O_DIRECT and sparse=always (which
  * must see the data) instead use `chunks` lanes (tasks) of 1 MiB ring
  * reads and writes, several in flight.  Before any of it, unless reflink
@@ -29,17 +29,23 @@
  *     cp (copy_file_range)                          0.33 0.43 0.51 0.79
  *     4 lanes of 8 MiB copy_file_range ranges       0.33 0.39 0.42 0.88
  *     chunked read/write through the ring, 128 KiB  0.45 0.46 0.47 0.49
- *   2 GiB (benchmarks/copy_bench.py, best of two), warm / settled / cold:
- *     cp                                            0.54  0.57  1.39
- *     4 lanes of 8 MiB copy_file_range ranges       1.39  1.12  4.00
+ *   2 GiB (benchmarks/copy_bench.py, best of two), warm / settled / cold,
+ *   each line with its own cp run beside it:
+ *     4 lanes of 8 MiB ranges          1.39  1.12  4.00   cp 0.54 0.57 1.39
+ *     one stream of 8 MiB calls        0.58  0.77  3.39   cp 0.58 0.62 1.23
+ *     one stream of 32 MiB (chosen)    0.75   -    1.96   cp 0.80  -   2.18
  * Reads and writes through user memory cost a copy more than the kernel's
  * own (1.4x cp's time even with many chunks in flight).  Parallel ranges
  * of one file gain nothing on a page-cache copy (the writes serialise on
  * the inode lock, and dirty-page throttling is per writer) and lose the
- * source's readahead when it is cold, hence one stream.  Splice through a
+ * source's readahead when it is cold, hence one stream; and each call is a
+ * hand-over to a pool thread, which on a loaded machine waits for a CPU,
+ * hence calls of 32 MiB rather than 8.  Splice through a
  * pipe is the same kernel copy as copy_file_range, with two ops and a
  * pipe per chunk.  copy_file_range has no ring op, hence the pool; each
- * call is bounded (8 MiB), so a cancel waits for one call at most.
+ * call is bounded (32 MiB), so a cancel waits for one call at most (tens
+ * of milliseconds from the page cache, a third of a second from a
+ * 100 MB/s disk).
  * Small files are latency-bound: there the win is many in flight.
  *
  * The temporary-file rule.  A regular file is written as an O_TMPFILE in
