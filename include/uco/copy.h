@@ -70,7 +70,9 @@
  *                                            of the directory being walked)
  * + one record per inode with several links (only with PRESERVE_LINKS)
  * With the defaults (16 jobs x 128 KiB, 2 x 4 x 1 MiB, 256 entries) that
- * is about 11 MiB plus 32 KiB per level of nesting.  File descriptors:
+ * is about 11 MiB plus 32 KiB per level of nesting.  Measured: ucp -r of
+ * 1,000,000 empty files in 1,000 directories peaks at 4.6 MiB RSS, as it
+ * does for 100,000 (4.5 MiB) and for 20,000 files of 4 KiB (4.6 MiB).  File descriptors:
  * two per directory that still has entries in flight (at most depth +
  * queue_depth + jobs directories), plus two per file in flight.
  *
