@@ -647,7 +647,8 @@ int main(int argc, char **argv)
 	if (parse(&u, argc, argv))
 		return 1;
 	u.o.on_error = on_error;
-	u.o.on_done = on_done;
+	if (u.verbose) /* each call builds the entry's two paths */
+		u.o.on_done = on_done;
 	u.o.arg = &u;
 	if (u.progress) {
 		u.o.progress = on_progress;
