@@ -427,7 +427,7 @@ static int copy_regular(struct cp_ctx *cx, struct cp_dir *d, const char *sname,
 			const char *dname, bool follow, char *buf)
 {
 	int oflags = O_RDONLY | (follow ? 0 : O_NOFOLLOW);
-	struct cp_link *lk = NULL;
+	struct cp_link *lk = NULL, *retarget = NULL;
 	struct statx st;
 	int sfd, r;
 
@@ -474,6 +474,8 @@ static int copy_regular(struct cp_ctx *cx, struct cp_dir *d, const char *sname,
 			if (first->state == 1) {
 				r = link_to(cx, pseudo_root(d), first->rel, d,
 					    dname);
+				if (r == -ENAMETOOLONG)
+					goto alone; /* the first is below PATH_MAX */
 				if (r >= 0) {
 					cx->st->hardlinks++;
 					uco__copy_done(cx, d, sname, dname,
@@ -486,7 +488,11 @@ static int copy_regular(struct cp_ctx *cx, struct cp_dir *d, const char *sname,
 				}
 				goto out;
 			}
-			/* The first copy failed: copy this one on its own. */
+alone:
+			/* The first copy failed (or cannot be named): copy
+			 * this one on its own, and let the next ones link to
+			 * it instead. */
+			retarget = first;
 			sfd = uco_openat(d->sfd, sname, oflags, 0);
 			if (sfd < 0) {
 				r = uco__copy_report(cx, UCO_COPY_OPEN_SRC, sfd,
@@ -515,8 +521,22 @@ static int copy_regular(struct cp_ctx *cx, struct cp_dir *d, const char *sname,
 	r = uco__copy_reg(cx, d, sname, dname, sfd, &st, buf);
 	placed = cx->st->files != files;
 	if (lk) {
-		lk->state = placed && lk->rel ? 1 : -1;
+		/* A first copy deeper than PATH_MAX cannot be linked to by
+		 * name: the next one becomes the target. */
+		lk->state = placed && lk->rel && strlen(lk->rel) < PATH_MAX
+				    ? 1
+				    : -1;
 		uco_event_set(&lk->done);
+	} else if (retarget && placed && retarget->state != 1) {
+		char *rel = path_build(d, dname, true, false);
+
+		if (rel && strlen(rel) < PATH_MAX) {
+			uco__free_unsized(retarget->rel);
+			retarget->rel = rel;
+			retarget->state = 1;
+		} else {
+			uco__free_unsized(rel);
+		}
 	}
 out:
 	uco__copy_close(sfd);

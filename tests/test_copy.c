@@ -111,6 +111,9 @@ static void make_deep(int dirfd)
 		fd = nfd;
 	}
 	write_at(fd, "deepfile", 3000, 0);
+	/* A hard link down there: linking it from above PATH_MAX fails with
+	 * ENAMETOOLONG, and the engine then copies it apart. */
+	ck_assert_int_eq(linkat(dirfd, "hl1", fd, "deephl", 0), 0);
 	close(fd);
 }
 
@@ -167,7 +170,7 @@ static void gen_tree(const char *root, bool big)
 	ck_assert_int_eq(utimensat(fd, "size-4096", ts, 0), 0);
 	ck_assert_int_eq(utimensat(fd, "sub", ts, 0), 0);
 	ck_assert_int_eq(utimensat(fd, "link", ts, AT_SYMLINK_NOFOLLOW), 0);
-	make_deep(fd);
+	make_deep(fd); /* after hl1: it links to it */
 	path_at(p, sizeof(p), root, "size-1");
 	if (setxattr(p, "user.ucp", "value", 5, 0) < 0)
 		fprintf(stderr, "copy: no user xattrs on %s (%s)\n", root,
@@ -426,7 +429,12 @@ START_TEST(tree_archive)
 	ck_assert_uint_eq(ino_of(a.dst, "hl1"), ino_of(a.dst, "sub/hl2"));
 	ck_assert_uint_eq(ino_of(a.dst, "hl1"), ino_of(a.dst, "hl3"));
 	ck_assert_uint_ne(ino_of(a.dst, "hl1"), ino_of(a.src, "hl1"));
-	ck_assert_uint_eq(a.st.hardlinks, 2);
+	/* hl1, sub/hl2, hl3 stay one file.  The link below PATH_MAX joins
+	 * them if the walk met it after one of them (only the first copy's
+	 * path must fit in PATH_MAX), else it is copied apart and the next
+	 * one becomes the target. */
+	ck_assert_uint_ge(a.st.hardlinks, 2);
+	ck_assert_uint_le(a.st.hardlinks, 3);
 	ck_assert_uint_eq(a.st.symlinks, 2);
 	ck_assert_uint_eq(a.st.specials, 1);
 	ck_assert_int_eq(count_temps(a.dst), 0);

@@ -98,8 +98,13 @@ enum {
 	UCO_COPY_PRESERVE_OWNER = 1u << 1,  /* uid and gid (a failure is an
 					       error only as root) */
 	UCO_COPY_PRESERVE_TIMES = 1u << 2,  /* atime and mtime */
-	UCO_COPY_PRESERVE_LINKS = 1u << 3,  /* hard links within the tree */
-	UCO_COPY_PRESERVE_XATTR = 1u << 4,  /* extended attributes (ACLs) */
+	UCO_COPY_PRESERVE_LINKS = 1u << 3,  /* hard links within the tree
+					       (a first copy deeper than
+					       PATH_MAX below dst's parent
+					       is left apart, and the next
+					       one is linked to) */
+	UCO_COPY_PRESERVE_XATTR = 1u << 4,  /* extended attributes (ACLs);
+					       not those of symlinks */
 	UCO_COPY_NO_CLOBBER = 1u << 5,      /* keep an existing destination */
 	UCO_COPY_UPDATE = 1u << 6,          /* replace only an older one */
 	UCO_COPY_FSYNC = 1u << 7,           /* fsync each file before linking */
