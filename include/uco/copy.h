@@ -57,7 +57,9 @@
  * failure, a full disk or a cancel leaves the old file (or nothing) under
  * the real name, and no temporary file: clean-up unlinks it even when the
  * caller is cancelled.  (A kill -9 can leave a named temporary; an
- * O_TMPFILE vanishes with the process.)  Directories are created with
+ * O_TMPFILE vanishes with the process.)  The one exception needs none: an
+ * empty file with no metadata to preserve is complete when O_CREAT |
+ * O_EXCL makes it, so it is made in place.  Directories are created with
  * u+rwx and get their final mode and times once everything in them is
  * done.
  *
