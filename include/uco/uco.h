@@ -29,6 +29,7 @@
 #include <uco/retry.h>
 #include <uco/pool.h>
 #include <uco/file.h>
+#include <uco/copy.h>
 #include <uco/net.h>
 #include <uco/poll.h>
 #include <uco/process.h>
