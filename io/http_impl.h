@@ -189,6 +189,8 @@ struct hcore {
 	uint64_t backoff, backoff_until;
 	struct uco__waitq wq;       /* the main task */
 	size_t nconns;
+	size_t nrecs;               /* connection records not yet freed: a
+	                               closed one lives until its last CQE */
 	struct uco__node idle;      /* idle connections, oldest first */
 	struct uco__node ready;     /* connections waiting for a worker */
 	struct uco__node starved;   /* connections waiting for a ring buffer */

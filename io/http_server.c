@@ -203,6 +203,7 @@ static void conn_free_ref(struct hconn *c)
 	if (--c->refs)
 		return;
 	uco__free(c, sizeof(*c));
+	pc->nrecs--;
 	if (pc->stopping)
 		uco__waitq_wake_one(&pc->wq, 0);
 }
@@ -271,6 +272,7 @@ static void conn_open(struct hcore *pc, int fd)
 	c->fd = fd;
 	c->deferred_fd = -1;
 	c->refs = 1;
+	pc->nrecs++;
 	uco__fifo_init(&c->q, sizeof(struct hchunk));
 	uco__node_init(&c->node);
 	c->idle_since = uco_now();
@@ -770,7 +772,10 @@ static void drain(struct hcore *pc)
 	bool cancelled = false;
 
 	uco_shield_begin();
-	while (pc->nworkers || pc->nbg || pc->nconns || pc->accept_armed) {
+	/* nrecs: a closed connection's record lives until its multishot's
+	 * last CQE (the cancel's), which may come after nconns is 0. */
+	while (pc->nworkers || pc->nbg || pc->nconns || pc->nrecs ||
+	       pc->accept_armed) {
 		uint64_t dl = atomic_load_explicit(&pc->deadline,
 						   memory_order_relaxed);
 		uint64_t now = uco_now();
