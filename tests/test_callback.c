@@ -406,6 +406,49 @@ START_TEST(rearms_itself)
 }
 END_TEST
 
+/* A cancelled task may still arm callbacks (they are not cancelled with
+ * it), as it may still spawn tasks. */
+struct armer {
+	uco_future *f;
+	int r;
+	int yield_r;
+};
+
+static void *armer_task(void *arg)
+{
+	struct armer *a = arg;
+
+	a->yield_r = uco_yield(); /* cancelled meanwhile */
+	a->r = uco_call_soon(cb_set_future, a->f, NULL);
+	return NULL;
+}
+
+static void body_from_cancelled_task(void *arg)
+{
+	struct armer a = { 0 };
+	uco_task *t;
+	void *res = NULL;
+
+	(void)arg;
+	ck_assert_int_eq(uco_future_create(&a.f), 0);
+	ck_assert_int_eq(uco_spawn(&t, armer_task, &a, NULL), 0);
+	ck_assert_int_eq(uco_yield(), 0); /* t is in its yield */
+	ck_assert_int_eq(uco_cancel(t), 0);
+	ck_assert_int_eq(uco_future_wait(a.f, &res), 0);
+	ck_assert_ptr_eq(res, (void *)0x5eed);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	ck_assert_int_eq(a.yield_r, -ECANCELED);
+	ck_assert_int_eq(a.r, 0);
+	uco_future_free(a.f);
+}
+
+START_TEST(from_cancelled_task)
+{
+	lc_run(body_from_cancelled_task, NULL, NULL);
+}
+END_TEST
+
 /* ---- cancellation ------------------------------------------------------- */
 
 static void cb_must_not_run(void *arg)
@@ -740,6 +783,7 @@ static Suite *callback_suite(void)
 	tcase_add_test(tc, sets_future);
 	tcase_add_test(tc, spawns_task);
 	tcase_add_test(tc, rearms_itself);
+	tcase_add_test(tc, from_cancelled_task);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cancel");

@@ -12,6 +12,15 @@
  * a task (uco_spawn: it starts after the batch), set an event, arm another
  * callback or the same function again.
  *
+ * asyncio's loop.call_later(0.1, fut.set_result, 42), in uco:
+ *
+ *     static void finish(void *f) { uco_future_set_result(f, &answer); }
+ *     ...
+ *     uco_future *f;
+ *     uco_future_create(&f);
+ *     uco_call_later(100 * UCO_NSEC_PER_MSEC, finish, f, NULL);
+ *     r = uco_future_wait(f, &res);   (res == &answer, 0.1 s later)
+ *
  * When they run (asyncio's order; uco/time.h, "Order of wake-ups"):
  *   - call_soon callbacks run first in first out, in the loop's next look
  *     at its timers (once per pass, after the ready tasks have run).  One
