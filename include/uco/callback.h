@@ -51,9 +51,13 @@
  * handle.  `arg` is never freed by uco: whoever cancels a callback
  * successfully (uco_callback_cancel() returned 1) owns arg again.
  *
- * Cores: a callback is armed on the caller's core and runs there.  Its
- * handle is cancelled on that core (-EXDEV from another) and released
- * there (or anywhere after uco_run returned).
+ * Cores: a callback is armed on the caller's core and runs there; there
+ * is no call to arm one on another core (asyncio's call_soon_threadsafe):
+ * spawn a task there (uco_spawn_on) and arm it from that task.  A handle
+ * is cancelled on its callback's core (-EXDEV from another, nothing
+ * changes) and released there (or anywhere after uco_run returned);
+ * uco_callback_pending() from another core is a racy read.  No locks,
+ * no atomics: a callback costs no more than a heap insertion.
  *
  * Shutdown: pending callbacks do not keep the runtime alive, as asyncio's
  * do not keep asyncio.run() going: once main has returned and no task is
