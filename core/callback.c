@@ -28,7 +28,7 @@ static struct uco_callback *cb_new(struct uco__loop *l, uco_callback_fn fn,
 					 .kind = UCO__TIMER_CALLBACK };
 	cb->fn = fn;
 	cb->arg = arg;
-	cb->loop = l;
+	cb->core = l->core;
 	cb->next = NULL;
 	cb->state = UCO__CB_PENDING;
 	cb->refs = out ? 2 : 1;
@@ -140,7 +140,7 @@ UCO_API int uco_callback_cancel(uco_callback *cb)
 
 	if (!l)
 		return -EPERM;
-	if (cb->loop != l)
+	if (cb->core != l->core)
 		return -EXDEV;
 	if (cb->state != UCO__CB_PENDING)
 		return 0;
@@ -163,11 +163,11 @@ UCO_API void uco_callback_release(uco_callback *cb)
 
 	if (!cb)
 		return;
-	if (l && cb->loop != l) {
+	if (l && cb->core != l->core) {
 		fprintf(stderr,
 			"uco: uco_callback_release on core %u for a callback "
 			"armed on core %u\n",
-			l->core, cb->loop->core);
+			l->core, (unsigned)cb->core);
 		abort();
 	}
 	cb_unref(cb);

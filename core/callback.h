@@ -38,8 +38,10 @@ struct uco_callback {
 	struct uco__timer timer;      /* first; kind UCO__TIMER_CALLBACK */
 	uco_callback_fn fn;
 	void *arg;
-	struct uco__loop *loop;       /* armed and runs here; never changes */
 	struct uco_callback *next;    /* soon list link */
+	uint32_t core;                /* armed and runs on this loop (its
+	                                 index: a pointer would not fit in
+	                                 48 bytes); never changes */
 	uint8_t state;                /* enum uco__cb_state */
 	uint8_t refs;                 /* pending + handle, 0..2 */
 	bool soon;                    /* on the soon list, not in the heap */

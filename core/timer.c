@@ -21,7 +21,7 @@ void uco__timers_term(struct uco__timers *h)
 static void place(struct uco__timers *h, size_t i, struct uco__timer_slot s)
 {
 	h->heap[i] = s;
-	s.owner->idx = (uint32_t)i;
+	s.owner->idx = i;
 }
 
 static void sift_up(struct uco__timers *h, size_t i)
@@ -57,11 +57,8 @@ int uco__timer_arm(struct uco__timers *h, struct uco__timer *tm, uint64_t at)
 {
 	if (h->len + 1 >= h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
-		struct uco__timer_slot *n;
-
-		if (h->len + 1 >= UINT32_MAX)
-			return -ENOMEM; /* places are 32-bit (timer.h) */
-		n = uco__realloc(h->heap, cap * sizeof(*n));
+		struct uco__timer_slot *n =
+			uco__realloc(h->heap, cap * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
 		h->heap = n;

@@ -27,9 +27,11 @@ enum uco__timer_kind {
 	UCO__TIMER_CALLBACK = 1, /* struct uco_callback's `timer` */
 };
 
-/* One armable deadline, embedded in its owner.  8 bytes. */
+/* One armable deadline, embedded in its owner.  16 bytes: a 32-bit place
+ * would make it 8, but costs the heap's sifting a zero extension per step
+ * (about 7 instructions per sleep, measured with callgrind). */
 struct uco__timer {
-	uint32_t idx; /* place in the heap, 0 = not armed */
+	size_t idx;   /* place in the heap, 0 = not armed */
 	uint8_t kind; /* enum uco__timer_kind, set by the owner once */
 };
 
@@ -47,8 +49,7 @@ struct uco__timers {
 void uco__timers_init(struct uco__timers *h);
 void uco__timers_term(struct uco__timers *h);
 
-/* Arm tm to expire at `at`.  -ENOMEM on failure (including a heap of
- * UINT32_MAX - 1 entries, which its 32-bit places cannot grow past). */
+/* Arm tm to expire at `at`.  -ENOMEM on failure. */
 int uco__timer_arm(struct uco__timers *h, struct uco__timer *tm, uint64_t at);
 
 /* Disarm tm if it is armed. */
