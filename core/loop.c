@@ -124,6 +124,7 @@ void uco__loop_term(struct uco__loop *l)
 	if (l->ring_ready)
 		io_uring_queue_exit(&l->ring);
 	l->ring_ready = false;
+	uco__callbacks_drop(l); /* never run: asyncio's loop.close() */
 	uco__timers_term(&l->timers);
 	uco__stack_pool_term(&l->stacks);
 	if (l->altstack)
@@ -522,12 +523,24 @@ static void run_services(struct uco__loop *l)
 				s->run(l, s);
 			}
 	}
+	/* Callbacks (callback.h): the soon ones first, then one batch of
+	 * expired timers in deadline order, tasks and callbacks alike
+	 * (uco/callback.h, "When they run"). */
+	if (l->cbs.soon_head)
+		uco__callbacks_run_soon(l);
 	if (!l->timers.len)
 		return;
 	now = uco_now();
-	while ((tm = uco__timers_expired(&l->timers, now)))
-		uco__interrupt(uco__container_of(tm, struct uco_task, timer),
-			       -ETIMEDOUT);
+	l->cbs.batch_now = now;
+	while ((tm = uco__timers_expired(&l->timers, now))) {
+		if (__builtin_expect(tm->kind == UCO__TIMER_TASK, 1))
+			uco__interrupt(uco__container_of(tm, struct uco_task,
+							 timer),
+				       -ETIMEDOUT);
+		else
+			uco__callback_fire(l, tm);
+	}
+	l->cbs.batch_now = 0;
 }
 
 /* 3. The runtime stops and nothing here can make more work: no task (here
@@ -614,6 +627,8 @@ void uco__loop_run(struct uco__loop *l)
 			if (!l->stop_cancelled)
 				cancel_orphans(l);
 			wait_until = ENTER_FOREVER;
+		} else if (uco__callbacks_soon(&l->cbs)) {
+			wait_until = ENTER_POLL; /* call_soon'd: just look */
 		} else {
 			wait_until = uco__timers_next(&l->timers);
 			if (wait_until == UINT64_MAX)

@@ -46,6 +46,7 @@
 
 #include <uco/runtime.h>
 
+#include "callback.h"
 #include "list.h"
 #include "msg.h"
 #include "sigwait.h"
@@ -82,6 +83,7 @@ struct uco__loop {
 	struct uco__runtime *rt;
 	struct uco__stack_pool stacks;
 	struct uco__timers timers;
+	struct uco__callbacks cbs;      /* call_soon / call_later (callback.h) */
 	_Atomic(struct uco__msg *) inbox; /* posted by other threads */
 	pthread_t thread;
 	bool ring_ready;

@@ -128,7 +128,7 @@ static int task_new(struct uco__loop *home, struct uco__loop *runner,
 	t->ndeadlines = 0;
 	t->deadlines_cut = 0;
 	t->shield = 0;
-	t->timer.idx = 0;
+	t->timer = (struct uco__timer){ .idx = 0, .kind = UCO__TIMER_TASK };
 	t->wait_what = NULL;
 	t->locals = NULL;
 	t->group = NULL;

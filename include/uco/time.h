@@ -57,6 +57,11 @@ UCO_API int uco_sleep_until(uint64_t deadline);
  * own timer slack is 50 us); a busy loop looks at every pass.
  * (Should the heap be unable to grow, the sleep falls back to an
  * IORING_OP_TIMEOUT and wakes with its completion.)
+ * Timer callbacks (uco/callback.h: call_later, call_at) wait in the same
+ * heap and follow the same rule: the batch holds the sleeps and the
+ * callbacks due, earliest deadline first; a callback runs at its turn in
+ * the batch, the woken tasks after the whole batch, in deadline order.
+ * call_soon callbacks run just before the batch, first in first out.
  */
 
 /*

@@ -12,6 +12,7 @@
 #include <uco/runtime.h>
 #include <uco/task.h>
 #include <uco/time.h>
+#include <uco/callback.h>
 #include <uco/combine.h>
 #include <uco/group.h>
 #include <uco/future.h>
