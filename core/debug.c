@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "loop.h"
+#include "stats.h"
 #include "task.h"
 
 #define SLOW_TASK_NS (50ull * 1000000ull)
@@ -135,6 +136,8 @@ void uco__debug_ran(struct uco__loop *l, struct uco_task *t)
 {
 	uint64_t ran = uco_now() - t->run_start;
 
+	if (ran > l->stat_max_run_ns)
+		l->stat_max_run_ns = ran;
 	if (ran > SLOW_TASK_NS)
 		fprintf(stderr,
 			"uco: debug: task '%s' (id %llu, core %u) ran %.1f ms "
@@ -162,6 +165,20 @@ static void dump_run(struct uco__loop *l, struct uco__msg *m)
 {
 	char line[160];
 	struct uco__node *n;
+	uco_loop_stats st;
+
+	uco__loop_stats_fill(l, &st);
+	fprintf(stderr,
+		"uco: debug: loop %u: %llu SQEs submitted, %llu CQEs reaped, "
+		"%llu io_uring_enter, %llu CQ overflows; %zu ready, %zu live, "
+		"%llu spawned, %zu stack slabs, %zu offload jobs queued; "
+		"longest run %.3f ms\n",
+		st.core, (unsigned long long)st.sqes_submitted,
+		(unsigned long long)st.cqes_reaped,
+		(unsigned long long)st.enters,
+		(unsigned long long)st.cq_overflows, st.ready, st.live_tasks,
+		(unsigned long long)st.tasks_spawned, st.stack_slabs,
+		st.offload_queued, (double)st.max_run_ns / 1e6);
 
 	for (n = l->tasks.next; n != &l->tasks; n = n->next) {
 		uco__task_describe(uco__container_of(n, struct uco_task, all_node),

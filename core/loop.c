@@ -91,6 +91,7 @@ int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt, unsigned core)
 	l->ring_ready = true;
 	l->sq_free = l->ring.sq.ring_entries;
 	l->sq_counted = l->ring.sq.sqe_tail;
+	l->cq_counted = *l->ring.cq.khead;
 	if (!(p.features & IORING_FEAT_NODROP) ||
 	    !(p.features & IORING_FEAT_EXT_ARG)) {
 		fprintf(stderr, "uco: this kernel's io_uring lacks NODROP or "
@@ -147,6 +148,7 @@ static inline void count_sqes(struct uco__loop *l)
 	unsigned tail = l->ring.sq.sqe_tail;
 
 	l->inflight += tail - l->sq_counted;
+	l->stat_sqes += tail - l->sq_counted;
 	l->sq_counted = tail;
 }
 
@@ -168,6 +170,8 @@ static int submit(struct uco__loop *l)
 	int r;
 
 	count_sqes(l);
+	/* liburing enters the kernel only when there is something to submit */
+	l->stat_enters += io_uring_sq_ready(&l->ring) != 0;
 	do
 		r = io_uring_submit(&l->ring);
 	while (r == -EINTR);
@@ -222,6 +226,7 @@ void uco__loop_wake(struct io_uring *from, struct uco__loop *to, int submit_now)
 	if (self && from == &self->ring) {
 		sqe = uco__sqe_get(self, 1);
 		self->sq_counted++; /* never counted: no CQE on success */
+		self->stat_sqes++;
 	} else {
 		sqe = io_uring_get_sqe(from);
 		if (!sqe) {
@@ -263,6 +268,8 @@ static __attribute__((noinline)) bool cq_overflowed(struct uco__loop *l)
 	 * nothing, so tasks may call it too. */
 	if (l->current)
 		l->handoff_overflows++;
+	l->stat_overflows++;
+	l->stat_enters++;
 	io_uring_get_events(&l->ring);
 	return io_uring_cq_ready(&l->ring) != 0;
 }
@@ -557,9 +564,14 @@ static void cancel_orphans(struct uco__loop *l)
 static void enter_kernel(struct uco__loop *l, uint64_t wait_until)
 {
 	struct io_uring_cqe *cqe;
+	unsigned head = *l->ring.cq.khead;
 	int r;
 
 	count_sqes(l);
+	/* The CQEs reaped since the last entry: the head moved past them. */
+	l->stat_cqes += head - l->cq_counted;
+	l->cq_counted = head;
+	l->stat_enters++;
 	if (wait_until == ENTER_POLL) {
 		/* Submit and run deferred completions without blocking. */
 		r = io_uring_submit_and_get_events(&l->ring);

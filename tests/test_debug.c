@@ -351,6 +351,12 @@ START_TEST(test_sigquit_dump)
 		      "%s", line);
 	ck_assert_msg(find_line(dump, " main ", line, sizeof(line)), "%s", dump);
 	ck_assert_msg(strstr(line, "core 0"), "%s", line);
+	/* Each loop's counters (uco/stats.h) head its part of the dump. */
+	ck_assert_msg(find_line(dump, "loop 0: ", line, sizeof(line)), "%s", dump);
+	ck_assert_msg(strstr(line, "SQEs submitted") && strstr(line, " live") &&
+			      strstr(line, "longest run"),
+		      "%s", line);
+	ck_assert_msg(find_line(dump, "loop 1: ", line, sizeof(line)), "%s", dump);
 }
 END_TEST
 
