@@ -20,6 +20,7 @@
 
 #include "debug.h"
 #include "opfast.h"
+#include "probes.h"
 #include "task.h"
 
 __thread struct uco__loop *uco__tls_loop
@@ -318,12 +319,18 @@ static __attribute__((noinline)) void cq_special(struct uco__loop *l,
 static inline struct uco_task *cq_deliver(struct uco__loop *l,
 					  const struct cqe *c)
 {
+	struct uco_task *t;
+
 	if (__builtin_expect(c->ud < UCO_UD_SPECIAL_LIMIT, 0)) {
 		cq_special(l, c);
 		return NULL;
 	}
 	l->inflight -= !(c->flags & IORING_CQE_F_MORE);
-	return uco__op_complete(c->ud, c->res, c->flags);
+	t = uco__op_complete(c->ud, c->res, c->flags);
+	if (t)
+		UCO_PROBE_T2(op_complete, t, c->res,
+			     c->ud & ~(uint64_t)UCO_OP_TAG_MASK);
+	return t;
 }
 
 /* ==== the tasks ========================================================= */
@@ -393,6 +400,7 @@ int uco__suspend(struct uco_task *t)
 
 	if (__builtin_expect(t->slow != 0, 0))
 		suspend_checks(l, t);
+	UCO_PROBE_T(suspend, t);
 	/* One switch per resumption instead of two through the scheduler. */
 	next = pick_next(l);
 	if (__builtin_expect(next == t, 0)) {
@@ -407,6 +415,7 @@ int uco__suspend(struct uco_task *t)
 	} else {
 		uco__ctx_switch(&t->ctx, &l->sched);
 	}
+	UCO_PROBE_T(resume, t);
 	if (__builtin_expect(t->debug, 0))
 		t->run_start = uco_now();
 	return t->wake_res;
@@ -452,6 +461,7 @@ void uco__yield_now(struct uco_task *t)
 		 * after every task ready now. */
 		t->state = UCO_TASK_READY;
 		uco__ready_push(l, t);
+		UCO_PROBE_T(suspend, t);
 		uco__ctx_switch(&t->ctx, &l->sched);
 	} else {
 		l->handoffs++;
@@ -467,8 +477,10 @@ void uco__yield_now(struct uco_task *t)
 		l->current = next;
 		if (__builtin_expect(next->debug, 0))
 			next->run_start = uco_now();
+		UCO_PROBE_T(suspend, t);
 		uco__ctx_switch(&t->ctx, &next->ctx);
 	}
+	UCO_PROBE_T(resume, t);
 	if (__builtin_expect(t->debug, 0))
 		t->run_start = uco_now();
 }
