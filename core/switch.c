@@ -38,6 +38,9 @@ void uco__ctx_init(struct uco__ctx *ctx, void *lo, size_t size,
 	ctx->sp = f;
 	ctx->stack_lo = lo;
 	ctx->stack_size = size;
+#ifdef UCO_TSAN
+	ctx->tsan_fiber = __tsan_create_fiber(0);
+#endif
 }
 
 #elif defined(__aarch64__)
@@ -60,6 +63,9 @@ void uco__ctx_init(struct uco__ctx *ctx, void *lo, size_t size,
 	ctx->sp = f;
 	ctx->stack_lo = lo;
 	ctx->stack_size = size;
+#ifdef UCO_TSAN
+	ctx->tsan_fiber = __tsan_create_fiber(0);
+#endif
 }
 
 #else
