@@ -14,7 +14,9 @@
 #include <uco/time.h>
 
 #include "alloc.h"
+#include "backtrace.h"
 #include "loop.h"
+#include "stats.h"
 #include "task.h"
 
 #define SLOW_TASK_NS (50ull * 1000000ull)
@@ -135,12 +137,20 @@ void uco__debug_ran(struct uco__loop *l, struct uco_task *t)
 {
 	uint64_t ran = uco_now() - t->run_start;
 
-	if (ran > SLOW_TASK_NS)
-		fprintf(stderr,
-			"uco: debug: task '%s' (id %llu, core %u) ran %.1f ms "
-			"without suspending\n",
-			uco_task_name(t), (unsigned long long)t->id, l->core,
-			(double)ran / 1e6);
+	if (ran > l->stat_max_run_ns)
+		l->stat_max_run_ns = ran;
+	if (ran <= SLOW_TASK_NS)
+		return;
+	fprintf(stderr,
+		"uco: debug: task '%s' (id %llu, core %u) ran %.1f ms "
+		"without suspending%s\n",
+		uco_task_name(t), (unsigned long long)t->id, l->core,
+		(double)ran / 1e6,
+		l->current == t ? "; it suspends here:" : " and returned");
+	/* Still on its own stack (it is suspending, not finished): where it
+	 * stopped running, which is below the code that ran so long. */
+	if (l->current == t)
+		uco__backtrace_here(stderr, "    ");
 }
 
 void uco__debug_refused(struct uco__loop *l, struct uco_task *t)
@@ -162,11 +172,43 @@ static void dump_run(struct uco__loop *l, struct uco__msg *m)
 {
 	char line[160];
 	struct uco__node *n;
+	uco_loop_stats st;
+	char *text = NULL;
+	size_t len = 0;
+	/* Each loop writes its part in one write(2), so that the loops'
+	 * parts do not interleave line by line. */
+	FILE *out = open_memstream(&text, &len);
+
+	if (!out)
+		out = stderr;
+	uco__loop_stats_fill(l, &st);
+	fprintf(out,
+		"uco: debug: loop %u: %llu SQEs submitted, %llu CQEs reaped, "
+		"%llu io_uring_enter, %llu CQ overflows; %zu ready, %zu live, "
+		"%llu spawned, %zu stack slabs, %zu offload jobs queued; "
+		"longest run %.3f ms\n",
+		st.core, (unsigned long long)st.sqes_submitted,
+		(unsigned long long)st.cqes_reaped,
+		(unsigned long long)st.enters,
+		(unsigned long long)st.cq_overflows, st.ready, st.live_tasks,
+		(unsigned long long)st.tasks_spawned, st.stack_slabs,
+		st.offload_queued, (double)st.max_run_ns / 1e6);
 
 	for (n = l->tasks.next; n != &l->tasks; n = n->next) {
-		uco__task_describe(uco__container_of(n, struct uco_task, all_node),
-				   line, sizeof(line));
-		fputs(line, stderr);
+		struct uco_task *t =
+			uco__container_of(n, struct uco_task, all_node);
+
+		uco__task_describe(t, line, sizeof(line));
+		fputs(line, out);
+		/* The dump runs in the scheduler: every task is switched
+		 * out, its registers in the frame the switch saved. */
+		uco__backtrace_ctx(out, &t->ctx, "    ");
+	}
+	if (out != stderr) {
+		fclose(out);
+		/* A failed write has nowhere left to be reported. */
+		(void)!write(STDERR_FILENO, text, len);
+		free(text);
 	}
 	uco__free(m, sizeof(struct dump_msg));
 }
@@ -217,6 +259,7 @@ void uco__debug_start(struct uco__loop *l)
 	int fd;
 	uco_spawn_opts o = { .name = "uco-debug-sigquit", .stack_size = 0 };
 
+	uco__backtrace_init();
 	sigemptyset(&set);
 	sigaddset(&set, SIGQUIT);
 	fd = signalfd(-1, &set, SFD_CLOEXEC);

@@ -20,6 +20,7 @@
 
 #include "debug.h"
 #include "opfast.h"
+#include "probes.h"
 #include "task.h"
 
 __thread struct uco__loop *uco__tls_loop
@@ -91,6 +92,7 @@ int uco__loop_init(struct uco__loop *l, struct uco__runtime *rt, unsigned core)
 	l->ring_ready = true;
 	l->sq_free = l->ring.sq.ring_entries;
 	l->sq_counted = l->ring.sq.sqe_tail;
+	l->cq_counted = *l->ring.cq.khead;
 	if (!(p.features & IORING_FEAT_NODROP) ||
 	    !(p.features & IORING_FEAT_EXT_ARG)) {
 		fprintf(stderr, "uco: this kernel's io_uring lacks NODROP or "
@@ -148,6 +150,7 @@ static inline void count_sqes(struct uco__loop *l)
 	unsigned tail = l->ring.sq.sqe_tail;
 
 	l->inflight += tail - l->sq_counted;
+	l->stat_sqes += tail - l->sq_counted;
 	l->sq_counted = tail;
 }
 
@@ -169,6 +172,8 @@ static int submit(struct uco__loop *l)
 	int r;
 
 	count_sqes(l);
+	/* liburing enters the kernel only when there is something to submit */
+	l->stat_enters += io_uring_sq_ready(&l->ring) != 0;
 	do
 		r = io_uring_submit(&l->ring);
 	while (r == -EINTR);
@@ -223,6 +228,7 @@ void uco__loop_wake(struct io_uring *from, struct uco__loop *to, int submit_now)
 	if (self && from == &self->ring) {
 		sqe = uco__sqe_get(self, 1);
 		self->sq_counted++; /* never counted: no CQE on success */
+		self->stat_sqes++;
 	} else {
 		sqe = io_uring_get_sqe(from);
 		if (!sqe) {
@@ -264,6 +270,8 @@ static __attribute__((noinline)) bool cq_overflowed(struct uco__loop *l)
 	 * nothing, so tasks may call it too. */
 	if (l->current)
 		l->handoff_overflows++;
+	l->stat_overflows++;
+	l->stat_enters++;
 	io_uring_get_events(&l->ring);
 	return io_uring_cq_ready(&l->ring) != 0;
 }
@@ -312,12 +320,18 @@ static __attribute__((noinline)) void cq_special(struct uco__loop *l,
 static inline struct uco_task *cq_deliver(struct uco__loop *l,
 					  const struct cqe *c)
 {
+	struct uco_task *t;
+
 	if (__builtin_expect(c->ud < UCO_UD_SPECIAL_LIMIT, 0)) {
 		cq_special(l, c);
 		return NULL;
 	}
 	l->inflight -= !(c->flags & IORING_CQE_F_MORE);
-	return uco__op_complete(c->ud, c->res, c->flags);
+	t = uco__op_complete(c->ud, c->res, c->flags);
+	if (t)
+		UCO_PROBE_T2(op_complete, t, c->res,
+			     c->ud & ~(uint64_t)UCO_OP_TAG_MASK);
+	return t;
 }
 
 /* ==== the tasks ========================================================= */
@@ -387,6 +401,7 @@ int uco__suspend(struct uco_task *t)
 
 	if (__builtin_expect(t->slow != 0, 0))
 		suspend_checks(l, t);
+	UCO_PROBE_T(suspend, t);
 	/* One switch per resumption instead of two through the scheduler. */
 	next = pick_next(l);
 	if (__builtin_expect(next == t, 0)) {
@@ -401,6 +416,7 @@ int uco__suspend(struct uco_task *t)
 	} else {
 		uco__ctx_switch(&t->ctx, &l->sched);
 	}
+	UCO_PROBE_T(resume, t);
 	if (__builtin_expect(t->debug, 0))
 		t->run_start = uco_now();
 	return t->wake_res;
@@ -446,6 +462,7 @@ void uco__yield_now(struct uco_task *t)
 		 * after every task ready now. */
 		t->state = UCO_TASK_READY;
 		uco__ready_push(l, t);
+		UCO_PROBE_T(suspend, t);
 		uco__ctx_switch(&t->ctx, &l->sched);
 	} else {
 		l->handoffs++;
@@ -461,8 +478,10 @@ void uco__yield_now(struct uco_task *t)
 		l->current = next;
 		if (__builtin_expect(next->debug, 0))
 			next->run_start = uco_now();
+		UCO_PROBE_T(suspend, t);
 		uco__ctx_switch(&t->ctx, &next->ctx);
 	}
+	UCO_PROBE_T(resume, t);
 	if (__builtin_expect(t->debug, 0))
 		t->run_start = uco_now();
 }
@@ -570,9 +589,14 @@ static void cancel_orphans(struct uco__loop *l)
 static void enter_kernel(struct uco__loop *l, uint64_t wait_until)
 {
 	struct io_uring_cqe *cqe;
+	unsigned head = *l->ring.cq.khead;
 	int r;
 
 	count_sqes(l);
+	/* The CQEs reaped since the last entry: the head moved past them. */
+	l->stat_cqes += head - l->cq_counted;
+	l->cq_counted = head;
+	l->stat_enters++;
 	if (wait_until == ENTER_POLL) {
 		/* Submit and run deferred completions without blocking. */
 		r = io_uring_submit_and_get_events(&l->ring);

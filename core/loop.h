@@ -98,6 +98,14 @@ struct uco__loop {
 	long home_live;                 /* tasks homed here not yet gone, plus
 	                                   round trips (remote cancels, offload
 	                                   jobs) started here */
+	/* Counters (uco/stats.h), each updated per batch or per iteration,
+	 * never per op: stats.c reads them. */
+	uint64_t stat_sqes;             /* SQEs submitted (count_sqes) */
+	uint64_t stat_cqes;             /* CQEs reaped, up to cq_counted */
+	unsigned cq_counted;            /* CQ head up to which CQEs are counted */
+	uint64_t stat_enters;           /* io_uring_enter calls */
+	uint64_t stat_overflows;        /* CQ overflows drained */
+	uint64_t stat_max_run_ns;       /* debug mode: longest run */
 };
 
 _Static_assert(offsetof(struct uco__loop, current) == 0,

@@ -120,6 +120,19 @@ int uco__offload_init(struct uco__runtime *rt)
 	return 0;
 }
 
+unsigned uco__offload_queued(struct uco__runtime *rt)
+{
+	struct uco__offload *pool = rt->offload;
+	unsigned n;
+
+	if (!pool)
+		return 0;
+	pthread_mutex_lock(&pool->mu);
+	n = pool->queued;
+	pthread_mutex_unlock(&pool->mu);
+	return n;
+}
+
 void uco__offload_term(struct uco__runtime *rt)
 {
 	struct uco__offload *pool = rt->offload;

@@ -11,6 +11,7 @@
 
 #include "loop.h"
 #include "op.h"
+#include "probes.h"
 #include "task.h"
 
 /* Out of line (op.c): the op under a timeout scope gets both SQEs of its
@@ -59,6 +60,7 @@ static inline int uco__op_wait(struct uco__op *op, struct io_uring_sqe *sqe)
 	t->wait_kind = UCO_WAIT_OP;
 	t->wait_op = op;
 	t->state = UCO_TASK_WAITING;
+	UCO_PROBE_T2(op_submit, t, sqe->opcode, op);
 	uco__suspend(t);
 	/* Data (or any success) is delivered even if a cancel or the timer
 	 * raced it: the kernel did the work. */

@@ -326,9 +326,21 @@ static void *watch_main(void *arg)
 		/* Nonblocking: a loop may have read it first.  A task that
 		 * started waiting after the read is too late for this one,
 		 * as signal.h says. */
-		while (read(sw->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		for (;;) {
+			ssize_t k;
+
+			/* Each read under the mutex watch_update changes the
+			 * fd's mask under: a read and a change of the mask
+			 * are then ordered (ThreadSanitizer sees the fd as
+			 * rewritten by signalfd(), read by read()). */
+			pthread_mutex_lock(&sw->mu);
+			k = read(sw->fd, &si, sizeof(si));
+			pthread_mutex_unlock(&sw->mu);
+			if (k != (ssize_t)sizeof(si))
+				break;
 			if (sig_index((int)si.ssi_signo) >= 0)
 				default_action((int)si.ssi_signo);
+		}
 	}
 }
 

@@ -60,6 +60,15 @@ int uco__stack_pool_init(struct uco__stack_pool *p, unsigned *guard_budget)
 	return 0;
 }
 
+size_t uco__stack_pool_slabs(const struct uco__stack_pool *p)
+{
+	size_t n = 0;
+
+	for (const struct uco__slab *sl = p->slabs; sl; sl = sl->next)
+		n++;
+	return n;
+}
+
 void uco__stack_pool_term(struct uco__stack_pool *p)
 {
 	struct uco__slab *s, *next;

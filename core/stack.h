@@ -48,6 +48,8 @@ struct uco__stack_pool {
 
 int uco__stack_pool_init(struct uco__stack_pool *p, unsigned *guard_budget);
 void uco__stack_pool_term(struct uco__stack_pool *p);
+/* Slabs p has mapped so far (a walk of its list: for statistics). */
+size_t uco__stack_pool_slabs(const struct uco__stack_pool *p);
 
 /*
  * A region of `size` bytes (rounded up to whole pages, at least 16 KiB).

@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include <string.h>
 
-void uco__ctx_start(void);
+/* Inside uco__ctx_start, past its landing pad and one more instruction:
+ * a return address there is inside the function for an unwinder, which
+ * looks up (return address - 1), and the CFI there says "outermost". */
+extern void *const uco__ctx_resume_at;
 
 #if defined(__x86_64__)
 
@@ -31,10 +34,13 @@ void uco__ctx_init(struct uco__ctx *ctx, void *lo, size_t size,
 	memcpy((char *)&f[0] + 4, &fpucw, 2);
 	f[1] = (uint64_t)(uintptr_t)entry; /* r12 */
 	f[2] = (uint64_t)(uintptr_t)arg;   /* r13 */
-	f[7] = (uint64_t)(uintptr_t)uco__ctx_start;
+	f[7] = (uint64_t)(uintptr_t)uco__ctx_resume_at;
 	ctx->sp = f;
 	ctx->stack_lo = lo;
 	ctx->stack_size = size;
+#ifdef UCO_TSAN
+	ctx->tsan_fiber = __tsan_create_fiber(0);
+#endif
 }
 
 #elif defined(__aarch64__)
@@ -52,11 +58,14 @@ void uco__ctx_init(struct uco__ctx *ctx, void *lo, size_t size,
 	memset(f, 0, 176);
 	f[8] = (uint64_t)(uintptr_t)entry; /* x19 */
 	f[9] = (uint64_t)(uintptr_t)arg;   /* x20 */
-	f[19] = (uint64_t)(uintptr_t)uco__ctx_start; /* x30: return address */
+	f[19] = (uint64_t)(uintptr_t)uco__ctx_resume_at; /* x30 */
 	f[20] = fpcr;
 	ctx->sp = f;
 	ctx->stack_lo = lo;
 	ctx->stack_size = size;
+#ifdef UCO_TSAN
+	ctx->tsan_fiber = __tsan_create_fiber(0);
+#endif
 }
 
 #else

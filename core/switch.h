@@ -23,6 +23,22 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define UCO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UCO_TSAN 1
+#endif
+#endif
+
+#ifdef UCO_TSAN
+/* ThreadSanitizer keeps a shadow call stack and a vector clock per thread;
+ * every context is a fiber of its own for it, and each switch says which
+ * one runs now (with synchronisation: what one context did before a switch
+ * happens before what the next one does, as on one thread it does). */
+#include <sanitizer/tsan_interface.h>
+#endif
+
 /* A context that can be switched to and from. */
 struct uco__ctx {
 	void *sp;          /* saved stack pointer while not running */
@@ -30,6 +46,10 @@ struct uco__ctx {
 	size_t stack_size; /* usable bytes above stack_lo */
 #ifdef UCO_ASAN
 	void *asan_fake;   /* ASan's fake-stack handle while switched out */
+#endif
+#ifdef UCO_TSAN
+	void *tsan_fiber;  /* TSan's fiber (NULL: a thread's own context, not
+	                      yet switched from) */
 #endif
 };
 
@@ -50,6 +70,11 @@ void uco__ctx_init(struct uco__ctx *ctx, void *lo, size_t size,
 /* Switch from the running context `from` to `to`. */
 static inline void uco__ctx_switch(struct uco__ctx *from, struct uco__ctx *to)
 {
+#ifdef UCO_TSAN
+	if (!from->tsan_fiber) /* a loop's own context, on its thread */
+		from->tsan_fiber = __tsan_get_current_fiber();
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
 #ifdef UCO_ASAN
 	__sanitizer_start_switch_fiber(&from->asan_fake, to->stack_lo,
 				       to->stack_size);
@@ -66,6 +91,14 @@ static inline void uco__ctx_switch(struct uco__ctx *from, struct uco__ctx *to)
  */
 static inline void uco__ctx_exit(struct uco__ctx *from, struct uco__ctx *to)
 {
+#ifdef UCO_TSAN
+	/* TSan runs `to` from here on, so `from`'s fiber may go (what is left
+	 * of this function touches nothing of it). */
+	void *dead = from->tsan_fiber;
+
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
+	__tsan_destroy_fiber(dead);
+#endif
 #ifdef UCO_ASAN
 	__sanitizer_start_switch_fiber(NULL, to->stack_lo, to->stack_size);
 #endif

@@ -87,8 +87,10 @@
 	.hidden	uco__switch
 	.type	uco__switch, %function
 uco__switch:
+	.cfi_startproc
 	UCO_BTI_C			/* landing pad for indirect calls (BTI) */
 	sub	sp, sp, #176		/* room for the frame; stays 16-aligned */
+	.cfi_def_cfa_offset 176
 	stp	d8, d9, [sp, #0]	/* callee-saved FP/SIMD (low 64 bits) */
 	stp	d10, d11, [sp, #16]
 	stp	d12, d13, [sp, #32]
@@ -99,6 +101,29 @@ uco__switch:
 	stp	x25, x26, [sp, #112]
 	stp	x27, x28, [sp, #128]
 	stp	x29, x30, [sp, #144]	/* frame pointer and return address */
+	/* From here to the pop these rules hold on either stack: the
+	 * target's frame has the same layout, so once sp is moved an unwinder
+	 * walks the target's chain, whose values the slots hold. */
+	.cfi_offset d8, -176
+	.cfi_offset d9, -168
+	.cfi_offset d10, -160
+	.cfi_offset d11, -152
+	.cfi_offset d12, -144
+	.cfi_offset d13, -136
+	.cfi_offset d14, -128
+	.cfi_offset d15, -120
+	.cfi_offset x19, -112
+	.cfi_offset x20, -104
+	.cfi_offset x21, -96
+	.cfi_offset x22, -88
+	.cfi_offset x23, -80
+	.cfi_offset x24, -72
+	.cfi_offset x25, -64
+	.cfi_offset x26, -56
+	.cfi_offset x27, -48
+	.cfi_offset x28, -40
+	.cfi_offset x29, -32
+	.cfi_offset x30, -24
 	mrs	x10, fpcr		/* FP control: rounding, FZ, DN (x10 scratch) */
 	str	x10, [sp, #160]		/* offset 168 stays padding */
 	mov	x9, sp			/* sp cannot be stored directly */
@@ -120,7 +145,29 @@ uco__switch:
 	ldp	x27, x28, [sp, #128]
 	ldp	x29, x30, [sp, #144]	/* frame pointer and return address */
 	add	sp, sp, #176		/* pop the frame */
+	.cfi_def_cfa_offset 0
+	.cfi_restore d8
+	.cfi_restore d9
+	.cfi_restore d10
+	.cfi_restore d11
+	.cfi_restore d12
+	.cfi_restore d13
+	.cfi_restore d14
+	.cfi_restore d15
+	.cfi_restore x19
+	.cfi_restore x20
+	.cfi_restore x21
+	.cfi_restore x22
+	.cfi_restore x23
+	.cfi_restore x24
+	.cfi_restore x25
+	.cfi_restore x26
+	.cfi_restore x27
+	.cfi_restore x28
+	.cfi_restore x29
+	.cfi_restore x30
 	ret				/* to x30: into the target where it left off */
+	.cfi_endproc
 	.size	uco__switch, .-uco__switch
 
 /*
@@ -136,9 +183,32 @@ uco__switch:
 	.hidden	uco__switch_exit
 	.type	uco__switch_exit, %function
 uco__switch_exit:
+	.cfi_startproc
 	UCO_BTI_C			/* landing pad for indirect calls (BTI) */
 	mrs	x10, fpcr		/* our FP control, to compare */
 	mov	sp, x0			/* switch stacks: now on the target */
+	/* Unwind as uco__switch does on the target's frame from here. */
+	.cfi_def_cfa_offset 176
+	.cfi_offset d8, -176
+	.cfi_offset d9, -168
+	.cfi_offset d10, -160
+	.cfi_offset d11, -152
+	.cfi_offset d12, -144
+	.cfi_offset d13, -136
+	.cfi_offset d14, -128
+	.cfi_offset d15, -120
+	.cfi_offset x19, -112
+	.cfi_offset x20, -104
+	.cfi_offset x21, -96
+	.cfi_offset x22, -88
+	.cfi_offset x23, -80
+	.cfi_offset x24, -72
+	.cfi_offset x25, -64
+	.cfi_offset x26, -56
+	.cfi_offset x27, -48
+	.cfi_offset x28, -40
+	.cfi_offset x29, -32
+	.cfi_offset x30, -24
 	ldr	x9, [sp, #160]		/* the target's FP control */
 	cmp	x9, x10
 	b.eq	1f
@@ -154,7 +224,29 @@ uco__switch_exit:
 	ldp	x27, x28, [sp, #128]
 	ldp	x29, x30, [sp, #144]	/* frame pointer and return address */
 	add	sp, sp, #176		/* pop the frame */
+	.cfi_def_cfa_offset 0
+	.cfi_restore d8
+	.cfi_restore d9
+	.cfi_restore d10
+	.cfi_restore d11
+	.cfi_restore d12
+	.cfi_restore d13
+	.cfi_restore d14
+	.cfi_restore d15
+	.cfi_restore x19
+	.cfi_restore x20
+	.cfi_restore x21
+	.cfi_restore x22
+	.cfi_restore x23
+	.cfi_restore x24
+	.cfi_restore x25
+	.cfi_restore x26
+	.cfi_restore x27
+	.cfi_restore x28
+	.cfi_restore x29
+	.cfi_restore x30
 	ret				/* to x30: into the target where it left off */
+	.cfi_endproc
 	.size	uco__switch_exit, .-uco__switch_exit
 
 /*
@@ -171,12 +263,33 @@ uco__switch_exit:
 	.hidden	uco__ctx_start
 	.type	uco__ctx_start, %function
 uco__ctx_start:
+	.cfi_startproc
+	/* Every task's outermost frame: an undefined return address is the
+	 * end of the stack for DWARF unwinders (gdb, perf, libgcc), and
+	 * x29 = 0 ends frame-pointer walks. */
+	.cfi_undefined x30
 	UCO_BTI_C			/* landing pad (see above) */
+	nop				/* a fresh frame resumes just below, so
+					   its resume address minus 4 (where
+					   unwinders look it up) is in here too */
+.Lctx_resume:
 	mov	x0, x20			/* the argument uco__ctx_init stored */
 	mov	x29, xzr		/* end of the frame chain for debuggers */
 	blr	x19			/* entry(arg) */
 	brk	#0			/* unreachable: entry functions never return */
+	.cfi_endproc
 	.size	uco__ctx_start, .-uco__ctx_start
+
+/* Where a fresh context resumes (uco__ctx_init stores it in the frame). */
+	.section .data.rel.ro, "aw"
+	.p2align 3
+	.globl	uco__ctx_resume_at
+	.hidden	uco__ctx_resume_at
+	.type	uco__ctx_resume_at, %object
+	.size	uco__ctx_resume_at, 8
+uco__ctx_resume_at:
+	.xword	.Lctx_resume
+	.text
 
 #if UCO_PROP_BTI || UCO_PROP_PAC
 /*

@@ -78,16 +78,28 @@
 	.hidden	uco__switch
 	.type	uco__switch, @function
 uco__switch:
+	.cfi_startproc
 	UCO_ENDBR			/* landing pad for indirect calls (IBT) */
 	leaq	-56(%rsp), %rsp		/* frame below the return address */
+	.cfi_adjust_cfa_offset 56
+	/* Each rule below, once its register is stored, holds for the rest of
+	 * the function on either stack: the target's frame has the same
+	 * layout, so once rsp is moved an unwinder walks the target's chain
+	 * instead of ours, and every slot it reads holds that chain's value. */
 	stmxcsr	(%rsp)			/* SSE rounding/exception masks */
 	fnstcw	4(%rsp)			/* x87 precision/rounding control */
 	movq	%r12, 8(%rsp)		/* callee-saved general registers */
+	.cfi_offset %r12, -56
 	movq	%r13, 16(%rsp)
+	.cfi_offset %r13, -48
 	movq	%r14, 24(%rsp)
+	.cfi_offset %r14, -40
 	movq	%r15, 32(%rsp)
+	.cfi_offset %r15, -32
 	movq	%rbx, 40(%rsp)
+	.cfi_offset %rbx, -24
 	movq	%rbp, 48(%rsp)
+	.cfi_offset %rbp, -16
 	movl	(%rsp), %eax		/* our FP control state, to compare */
 	movzwl	4(%rsp), %ecx		/* (same-size loads: store-forwarded) */
 	movq	%rsp, (%rdi)		/* *save_sp = current stack pointer */
@@ -104,7 +116,15 @@ uco__switch:
 	movq	32(%rsp), %r15
 	movq	40(%rsp), %rbx
 	movq	48(%rsp), %rbp
+	.cfi_remember_state
 	leaq	56(%rsp), %rsp		/* pop the frame */
+	.cfi_adjust_cfa_offset -56
+	.cfi_restore %r12
+	.cfi_restore %r13
+	.cfi_restore %r14
+	.cfi_restore %r15
+	.cfi_restore %rbx
+	.cfi_restore %rbp
 	/* `ret`, not an indirect jump: every task suspends through the same
 	 * call chain (worker -> uco_nop -> uco__suspend -> uco__switch) and is
 	 * resumed inside that same chain, so the return-address predictor,
@@ -115,9 +135,11 @@ uco__switch:
 	 * from 61 to 14 ns).  benchmarks/switch.c measures the switch this
 	 * way; a ping-pong between two different call sites rewards `jmp`. */
 	ret				/* to the target's resume address */
+	.cfi_restore_state
 2:	ldmxcsr	(%rsp)			/* loading these stalls the pipeline, */
 	fldcw	4(%rsp)			/* so only when they differ */
 	jmp	1b
+	.cfi_endproc
 	.size	uco__switch, .-uco__switch
 
 /*
@@ -136,12 +158,22 @@ uco__switch:
 	.hidden	uco__switch_exit
 	.type	uco__switch_exit, @function
 uco__switch_exit:
+	.cfi_startproc
 	UCO_ENDBR			/* landing pad for indirect calls (IBT) */
 	stmxcsr	-8(%rsp)		/* our FP control state (red zone) */
 	fnstcw	-4(%rsp)
 	movl	-8(%rsp), %eax
 	movzwl	-4(%rsp), %ecx
 	movq	%rdi, %rsp		/* switch stacks: now on the target */
+	/* From here on, unwind as uco__switch does on the target's frame:
+	 * the finished task's chain is gone for good. */
+	.cfi_def_cfa_offset 64
+	.cfi_offset %r12, -56
+	.cfi_offset %r13, -48
+	.cfi_offset %r14, -40
+	.cfi_offset %r15, -32
+	.cfi_offset %rbx, -24
+	.cfi_offset %rbp, -16
 	movq	56(%rsp), %r8		/* where the target resumes */
 	xorl	(%rsp), %eax		/* same MXCSR control bits? */
 	testl	$0xffc0, %eax
@@ -154,17 +186,28 @@ uco__switch_exit:
 	movq	32(%rsp), %r15
 	movq	40(%rsp), %rbx
 	movq	48(%rsp), %rbp
+	.cfi_remember_state
 	leaq	64(%rsp), %rsp		/* pop the frame and the resume address */
+	.cfi_def_cfa_offset 0		/* in effect the target's caller, about */
+	.cfi_register %rip, %r8		/* to continue at r8 */
+	.cfi_restore %r12
+	.cfi_restore %r13
+	.cfi_restore %r14
+	.cfi_restore %r15
+	.cfi_restore %rbx
+	.cfi_restore %rbp
 	UCO_NOTRACK jmp	*%r8		/* (no endbr64 there: it is a return
 					   address, hence notrack) */
+	.cfi_restore_state
 2:	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
 	jmp	1b
+	.cfi_endproc
 	.size	uco__switch_exit, .-uco__switch_exit
 
 /*
  * First code a new context runs, reached by the `ret` that ends uco__switch
- * once the frame is popped (its resume address, set by uco__ctx_init).  The stack pointer is 16-byte aligned here
+ * once the frame is popped (its resume address, uco__ctx_resume_at, set by uco__ctx_init).  The stack pointer is 16-byte aligned here
  * (uco__ctx_init arranges it), so the call below enters the function with
  * the alignment the ABI promises.  The entry
  * function never returns: a finished task switches away for good.
@@ -174,12 +217,38 @@ uco__switch_exit:
 	.hidden	uco__ctx_start
 	.type	uco__ctx_start, @function
 uco__ctx_start:
+	.cfi_startproc
+	/* The outermost frame of every task: its return address is
+	 * "undefined", which DWARF unwinders (gdb, perf --call-graph=dwarf,
+	 * libgcc, libunwind) take as the end of the stack, so a task's
+	 * backtrace ends here instead of running into whatever lies above the
+	 * stack's top.  rbp = 0 ends frame-pointer walks the same way. */
+	.cfi_undefined %rip
 	UCO_ENDBR			/* landing pad (see the top) */
+	nop				/* a fresh frame resumes just below, so
+					   its resume address minus one (where
+					   unwinders look a return address up)
+					   is inside this function too */
+.Lctx_resume:
 	movq	%r13, %rdi		/* the argument uco__ctx_init stored */
 	xorl	%ebp, %ebp		/* end of the frame chain for debuggers */
 	callq	*%r12
-	ud2				/* unreachable: entry functions never return */
+	ud2				/* unreachable: entry functions never return;
+					   also keeps the return address inside
+					   this function, for the unwinder */
+	.cfi_endproc
 	.size	uco__ctx_start, .-uco__ctx_start
+
+/* Where a fresh context resumes (uco__ctx_init stores it in the frame). */
+	.section .data.rel.ro, "aw"
+	.p2align 3
+	.globl	uco__ctx_resume_at
+	.hidden	uco__ctx_resume_at
+	.type	uco__ctx_resume_at, @object
+	.size	uco__ctx_resume_at, 8
+uco__ctx_resume_at:
+	.quad	.Lctx_resume
+	.text
 
 #if UCO_PROP_IBT
 /*

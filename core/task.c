@@ -1,6 +1,7 @@
 /*
  * Tasks: spawning, running to the end, joining, cancelling, yielding.
  */
+#include "probes.h"
 #include "task.h"
 
 #include <errno.h>
@@ -161,6 +162,7 @@ static int task_new(struct uco__loop *home, struct uco__loop *runner,
 	}
 	uco__ctx_init(&t->ctx, st->lo, (size_t)((char *)t - (char *)st->lo),
 		      task_entry, t);
+	UCO_PROBE_T1(spawn, t, runner->core);
 	*out = t;
 	return 0;
 }
@@ -264,7 +266,9 @@ static void task_entry(void *arg)
 	void *r;
 
 	uco__ctx_started(&t->ctx);
+	UCO_PROBE_T(resume, t);
 	r = t->fn(t->arg);
+	UCO_PROBE_T1(exit, t, t->error);
 	if (!t->error)
 		t->result = r;
 	t->state = UCO_TASK_DONE;

@@ -72,6 +72,16 @@
 #ifdef TH_ASAN
 #include <sanitizer/lsan_interface.h>
 #endif
+/* ThreadSanitizer, likewise: it maps shadow memory per thread and fiber and
+ * starts a background thread of its own, which mapping and thread counts
+ * must not blame on uco. */
+#if defined(__SANITIZE_THREAD__)
+#define TH_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TH_TSAN 1
+#endif
+#endif
 
 struct th_main {
 	void (*body)(void *arg);

@@ -18,6 +18,9 @@
  */
 #include "leakcheck.h"
 
+#include "core/backtrace.h"
+#include "uco_config.h"
+
 #include <signal.h>
 #include <time.h>
 
@@ -56,6 +59,9 @@ static void child_main(void *arg)
 	quiet.debug = false;
 	if (cr->env_debug)
 		ck_assert_int_eq(putenv(env), 0);
+	/* Debug mode sets libunwind up, which opens a pipe for the life of
+	 * the process (core/backtrace.h); the quiet warm-up does not. */
+	uco__backtrace_init();
 	lc_begin(&m, &quiet);
 	env[sizeof(env) - 2] = '1';
 	r = uco_run(cr->main_fn, NULL, &cr->cfg, NULL);
@@ -351,6 +357,115 @@ START_TEST(test_sigquit_dump)
 		      "%s", line);
 	ck_assert_msg(find_line(dump, " main ", line, sizeof(line)), "%s", dump);
 	ck_assert_msg(strstr(line, "core 0"), "%s", line);
+	/* Each loop's counters (uco/stats.h) head its part of the dump. */
+	ck_assert_msg(find_line(dump, "loop 0: ", line, sizeof(line)), "%s", dump);
+	ck_assert_msg(strstr(line, "SQEs submitted") && strstr(line, " live") &&
+			      strstr(line, "longest run"),
+		      "%s", line);
+	ck_assert_msg(find_line(dump, "loop 1: ", line, sizeof(line)), "%s", dump);
+}
+END_TEST
+
+/* ---- backtraces (core/backtrace.c, with libunwind) ----------------------- */
+
+/* The frame lines ("    #N 0x... function+0x...") printed after the line
+ * of `what`, copied into out. */
+static void frames_after(const char *text, const char *what, char *out,
+			 size_t len)
+{
+	const char *p = strstr(text, what), *e;
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (!p || !(p = strchr(p, '\n')))
+		return;
+	for (p++; strncmp(p, "    #", 5) == 0; p = e + 1) {
+		e = strchr(p, '\n');
+		if (!e || n + (size_t)(e + 1 - p) >= len)
+			break;
+		memcpy(out + n, p, (size_t)(e + 1 - p));
+		n += (size_t)(e + 1 - p);
+		out[n] = '\0';
+	}
+}
+
+START_TEST(test_sigquit_backtraces)
+{
+	struct child_run cr;
+	struct th_child_result res;
+	char frames[4096];
+	const char *dump, *last;
+
+	if (!UCO_HAVE_LIBUNWIND)
+		TH_SKIP("uco built without libunwind (libunwind-dev)");
+	cr = debug_run(sigquit_main, 2);
+	run_child(&cr, &res);
+	dump = strstr(res.err, "tasks at SIGQUIT");
+	ck_assert_ptr_nonnull(dump);
+	/* Each sleeper's stack, from the switch down to its entry: the
+	 * call it is suspended in, the task's own function, the entry. */
+	for (int i = 0; i < 2; i++) {
+		frames_after(dump, i ? "sleepy-1" : "sleepy-0", frames,
+			     sizeof(frames));
+		ck_assert_msg(strstr(frames, " uco_sleep_until+") &&
+				      strstr(frames, " remote_sleeper+") &&
+				      strstr(frames, " task_entry+"),
+			      "%s", dump);
+		ck_assert_msg(!strstr(frames, " ?\n"), "%s", frames);
+		last = strrchr(frames, '#');
+		ck_assert_msg(last && strstr(last, " uco__ctx_start+"), "%s",
+			      frames);
+	}
+}
+END_TEST
+
+/* Runs past the threshold, then suspends in a function of its own. */
+static __attribute__((noinline)) int hog_then_yield(void)
+{
+	int r;
+
+	hog(NULL);
+	r = uco_yield();
+	g_sink += (uint64_t)r; /* not a tail call: this frame stays */
+	return r;
+}
+
+static void *hog_yield(void *arg)
+{
+	(void)arg;
+	return hog_then_yield() < 0 ? uco_fail(-ECANCELED) : NULL;
+}
+
+static void *slow_yield_main(void *arg)
+{
+	uco_spawn_opts o = { .name = "hog" };
+	uco_task *t;
+
+	(void)arg;
+	ck_assert_int_eq(uco_spawn(&t, hog_yield, NULL, &o), 0);
+	ck_assert_int_eq(uco_join(t, NULL), 0);
+	uco_task_release(t);
+	return NULL;
+}
+
+START_TEST(test_slow_task_backtrace)
+{
+	struct child_run cr;
+	struct th_child_result res;
+	char frames[4096];
+
+	if (!UCO_HAVE_LIBUNWIND)
+		TH_SKIP("uco built without libunwind (libunwind-dev)");
+	cr = debug_run(slow_yield_main, 1);
+	run_child(&cr, &res);
+	ck_assert_msg(strstr(res.err, "without suspending; it suspends here:"),
+		      "%s", res.err);
+	frames_after(res.err, "it suspends here:", frames, sizeof(frames));
+	ck_assert_msg(strstr(frames, " uco_yield+") &&
+			      strstr(frames, " hog_then_yield+") &&
+			      strstr(frames, " hog_yield+") &&
+			      strstr(frames, " uco__ctx_start+"),
+		      "%s", res.err);
 }
 END_TEST
 
@@ -365,6 +480,8 @@ static Suite *debug_suite(void)
 	tcase_add_test(tc, test_no_debug_quiet);
 	tcase_add_test(tc, test_alive_at_shutdown);
 	tcase_add_test(tc, test_sigquit_dump);
+	tcase_add_test(tc, test_sigquit_backtraces);
+	tcase_add_test(tc, test_slow_task_backtrace);
 	tcase_add_test(tc, test_calls_after_cancel_named);
 	suite_add_tcase(s, tc);
 	return s;

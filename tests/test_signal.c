@@ -297,7 +297,10 @@ START_TEST(unwaited_default)
 }
 END_TEST
 
-static volatile sig_atomic_t handled;
+/* Atomic, not just volatile sig_atomic_t: uco runs a program's handler on
+ * its signal thread (core/sigwait.c), and ThreadSanitizer rightly calls a
+ * plain write there and a read in a task a data race. */
+static _Atomic int handled;
 
 static void on_hup(int sig)
 {

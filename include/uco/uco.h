@@ -10,6 +10,7 @@
 #include <uco/common.h>
 #include <uco/error.h>
 #include <uco/runtime.h>
+#include <uco/stats.h>
 #include <uco/task.h>
 #include <uco/time.h>
 #include <uco/callback.h>
