@@ -17,16 +17,11 @@
  * Threads the program started before uco_run() do not block them: a
  * signal sent to the process may then be delivered there instead.
  *
- * Two things that surprise (both found by our own tools' tests):
- *   - A child started with a plain posix_spawn() or fork() + exec from a
- *     runtime thread inherits the blocked mask, so SIGINT and SIGTERM stay
- *     blocked in it (a Python child then ignores SIGTERM).  Clear the mask
- *     in the child (posix_spawnattr_setsigmask() with an empty set), or use
- *     uco_process_spawn() (uco/process.h), which does.
- *   - A signal the program ignores (SIG_IGN) is never seen by
- *     uco_signal_wait().  A non-interactive shell starts background jobs
- *     (`cmd &`) with SIGINT ignored, so `kill -INT` does not reach such a
- *     program; `set -m` in the script, or SIGTERM, does.
+ * A child started with a plain posix_spawn() or fork() + exec from a
+ * runtime thread inherits the blocked mask, so SIGINT and SIGTERM stay
+ * blocked in it (a Python child then ignores SIGTERM).  Clear the mask in
+ * the child (posix_spawnattr_setsigmask() with an empty set), or use
+ * uco_process_spawn() (uco/process.h), which does.
  */
 #ifndef UCO_SIGNAL_H
 #define UCO_SIGNAL_H
