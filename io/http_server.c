@@ -51,6 +51,7 @@
 #include "core/loop.h"
 #include "bufring.h"
 #include "http_impl.h"
+#include "until_signal.h"
 #include "io.h"
 
 #define POOL_KEEP 32            /* idle workers kept per core */
@@ -854,13 +855,6 @@ static int on_home(const struct uco_http_server *srv)
 	return l == srv->home ? 0 : -EXDEV;
 }
 
-static uint64_t deadline_in(uint64_t ns)
-{
-	uint64_t now = uco_now();
-
-	return ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + ns;
-}
-
 static void request_stop(struct uco_http_server *srv, uint64_t deadline)
 {
 	for (unsigned i = 0; i < srv->ncores; i++) {
@@ -909,7 +903,7 @@ UCO_API int uco_http_server_shutdown(uco_http_server *srv, uint64_t grace_ns)
 
 	if (r < 0)
 		return r;
-	request_stop(srv, deadline_in(grace_ns));
+	request_stop(srv, uco__deadline_in(grace_ns));
 	return wait_stopped(srv);
 }
 
@@ -920,49 +914,26 @@ UCO_API int uco_http_server_serve_forever(uco_http_server *srv)
 	return r < 0 ? r : wait_stopped(srv);
 }
 
-struct sigwatch {
-	uco_http_server *srv;
-	uint64_t grace;
-	int signo;
-};
-
-static void *sigwatch_main(void *arg)
+/* uco__until_signal()'s view of a uco_http_server. */
+static void stop_cb(void *srv, uint64_t deadline)
 {
-	struct sigwatch *sw = arg;
-	sigset_t set;
-	int r;
+	request_stop(srv, deadline);
+}
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	r = uco_signal_wait(&set);
-	if (r > 0) {
-		sw->signo = r;
-		request_stop(sw->srv, deadline_in(sw->grace));
-	}
-	return NULL;
+static int wait_cb(void *srv)
+{
+	return wait_stopped(srv);
 }
 
 UCO_API int uco_http_server_run_until_signal(uco_http_server *srv,
 					     uint64_t grace_ns)
 {
-	struct sigwatch sw = { srv, grace_ns, 0 };
-	uco_spawn_opts so = { .name = "http-signals" };
-	uco_task *t;
 	int r = on_home(srv);
 
 	if (r < 0)
 		return r;
-	r = uco_spawn(&t, sigwatch_main, &sw, &so);
-	if (r < 0)
-		return r;
-	r = wait_stopped(srv);
-	uco_shield_begin();
-	uco_cancel(t);
-	UCO_IGNORE(uco_join(t, NULL)); /* shielded: it ends, cancelled */
-	uco_shield_end();
-	uco_task_release(t);
-	return r < 0 ? r : sw.signo;
+	return uco__until_signal(srv, "http-signals", grace_ns, stop_cb,
+				 wait_cb);
 }
 
 static void server_destroy(struct uco_http_server *srv)

@@ -50,6 +50,7 @@
 #include "fifo.h"
 #include "io.h"
 #include "stream_impl.h"
+#include "until_signal.h"
 
 #define BACKOFF_MIN (1 * UCO_NSEC_PER_MSEC)
 #define BACKOFF_MAX (100 * UCO_NSEC_PER_MSEC)
@@ -505,13 +506,6 @@ static int on_home(const struct uco_server *srv)
 	return l == srv->home ? 0 : -EXDEV;
 }
 
-static uint64_t deadline_in(uint64_t ns)
-{
-	uint64_t now = uco_now();
-
-	return ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + ns;
-}
-
 /* Wait until every core is done. */
 static int wait_stopped(struct uco_server *srv)
 {
@@ -551,57 +545,31 @@ UCO_API int uco_server_shutdown(uco_server *srv, uint64_t grace_ns)
 
 	if (r < 0)
 		return r;
-	request_stop(srv, deadline_in(grace_ns));
+	request_stop(srv, uco__deadline_in(grace_ns));
 	return wait_stopped(srv);
 }
 
-struct sigwatch {
-	uco_server *srv;
-	uint64_t grace;
-	int signo;
-};
-
-static void *sigwatch_main(void *arg)
+/* uco__until_signal()'s view of a uco_server. */
+static void stop_cb(void *srv, uint64_t deadline)
 {
-	struct sigwatch *w = arg;
-	sigset_t set;
-	int r;
+	request_stop(srv, deadline);
+}
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	r = uco_signal_wait(&set);
-	if (r > 0) {
-		w->signo = r;
-		request_stop(w->srv, deadline_in(w->grace));
-	}
-	return NULL;
+static int wait_cb(void *srv)
+{
+	return wait_stopped(srv);
 }
 
 UCO_API int uco_server_run_until_signal(uco_server *srv, uint64_t grace_ns)
 {
-	struct sigwatch w = { srv, grace_ns, 0 };
-	uco_spawn_opts so = { .name = "srv-signals" };
-	uco_task *t;
 	int r = on_home(srv);
 
 	if (r < 0)
 		return r;
-	r = uco_spawn(&t, sigwatch_main, &w, &so);
+	r = uco__until_signal(srv, "srv-signals", grace_ns, stop_cb, wait_cb);
 	if (r < 0)
-		return r;
-	r = wait_stopped(srv);
-	/* The watcher's frame points at w: see it gone before returning. */
-	uco_shield_begin();
-	uco_cancel(t);
-	UCO_IGNORE(uco_join(t, NULL));
-	uco_shield_end();
-	uco_task_release(t);
-	if (r < 0) {
 		request_stop(srv, UINT64_MAX);
-		return r;
-	}
-	return w.signo;
+	return r;
 }
 
 UCO_API void uco_server_free(uco_server *srv)
